@@ -1,0 +1,3 @@
+from b24tel.cli.main import cli
+
+cli()

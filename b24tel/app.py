@@ -1,0 +1,95 @@
+"""The composition root: the only place that wires routes, services and storage."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from b24tel import errors
+from b24tel.clock import Clock
+from b24tel.config import Settings
+from b24tel.db import state
+from b24tel.db.engine import Database
+from b24tel.errors import ApiError
+from b24tel.rest import batch, system
+from b24tel.rest.endpoint import ANY_METHOD, rest_endpoint
+from b24tel.rest.envelope import COMMON_HEADERS, render_error
+from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.registry import Registry
+from b24tel.services import Services
+from b24tel.users import methods as user_methods
+from b24tel.users.oauth import token_endpoint
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    system.register(registry)
+    batch.register(registry)
+    user_methods.register(registry)
+    return registry
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or Clock()
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=Database(settings.effective_database_url),
+        registry=build_registry(),
+        rate_limiter=RateLimiter(clock, settings.rate_limit_params),
+        operating=OperatingLimiter(clock, settings.operating_limit),
+        tz=ZoneInfo(settings.timezone),
+    )
+
+
+async def start(services: Services) -> None:
+    """Load what every instance shares from the database."""
+    if services.settings.secret_key:
+        services.secret = services.settings.secret_key
+        return
+    async with services.db.transaction() as session:
+        services.secret = await state.get_or_create(session, "secret_key")
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=COMMON_HEADERS)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    # every answer is JSON, also outside the method routes
+    if request.url.path.rstrip("/") == "/rest":
+        return render_error(errors.method_not_found())
+    return render_error(ApiError("NOT_FOUND", "Not found", 404))
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    services = build_services(settings, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await start(services)
+        try:
+            yield
+        finally:
+            await services.db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/rest/{path:path}", rest_endpoint, methods=ANY_METHOD),
+            Route("/rest/{path:path}", preflight, methods=["OPTIONS"]),
+            Route("/oauth/token/", token_endpoint, methods=["GET", "POST"]),
+            Route("/oauth/token", token_endpoint, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers={404: not_found},
+    )
+    # a REST path must never answer 3xx (compat C8): no slash redirects
+    app.router.redirect_slashes = False
+    app.state.services = services
+    return app

@@ -1,0 +1,225 @@
+"""Admin commands: users, webhooks, applications and tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from b24tel.cli.main import Ctx, run_db
+from b24tel.cli.serve import webhook_url
+from b24tel.clock import Clock
+from b24tel.db.engine import Database
+from b24tel.users import repository as repo
+from b24tel.users import service
+
+
+def _scopes(text: str) -> frozenset[str]:
+    try:
+        return service.parse_scopes(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _fail(exc: ValueError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@click.group()
+def users() -> None:
+    """Portal users (employees) and their inner numbers."""
+
+
+@users.command("add")
+@click.option("--name", required=True)
+@click.option("--last-name", default="")
+@click.option("--email", default="")
+@click.option("--inner-number", default=None, help="Extension (UF_PHONE_INNER).")
+@click.option("--work-phone", default="")
+@click.option("--mobile", default="", help="PERSONAL_MOBILE.")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--inactive", is_flag=True, help="Create the user deactivated.")
+@click.pass_obj
+def users_add(obj: Ctx, **opts: Any) -> None:
+    """Add a user; prints its ID."""
+
+    async def work(db: Database) -> int:
+        async with db.transaction() as s:
+            user = await service.create_user(
+                s, Clock().now(), name=opts["name"], last_name=opts["last_name"],
+                email=opts["email"], inner_number=opts["inner_number"], admin=opts["admin"],
+                work_phone=opts["work_phone"], personal_mobile=opts["mobile"],
+                active=not opts["inactive"],
+            )  # fmt: skip
+            return user.id
+
+    click.echo(run_db(obj.settings(), work))
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(obj: Ctx) -> None:
+    """List users."""
+
+    async def work(db: Database) -> list[Any]:
+        async with db.transaction(readonly=True) as s:
+            return list(await repo.list_users(s))
+
+    click.echo("ID\tACTIVE\tADMIN\tINNER\tNAME")
+    for u in run_db(obj.settings(), work):
+        name = f"{u.name} {u.last_name}".strip()
+        click.echo(f"{u.id}\t{'Y' if u.active else 'N'}\t{'Y' if u.admin else 'N'}\t"
+                   f"{u.uf_phone_inner or ''}\t{name}")  # fmt: skip
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@click.group()
+def webhooks() -> None:
+    """Incoming webhooks."""
+
+
+@webhooks.command("create")
+@click.option("--user", "user_id", required=True, type=int, help="Owner user ID.")
+@click.option("--scope", "scopes", default=",".join(service.ALL_SCOPES), show_default=True,
+              help="Comma-separated scopes.")  # fmt: skip
+@click.option("--code", default=None, help="Secret code (random when omitted).")
+@click.option("--title", default="")
+@click.pass_obj
+def webhooks_create(obj: Ctx, user_id: int, scopes: str, code: str | None, title: str) -> None:
+    """Create a webhook; prints its URL (the code is shown only now)."""
+    settings = obj.settings()
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            try:
+                _, secret = await service.create_webhook(
+                    s, Clock().now(), user_id=user_id, scopes=_scopes(scopes), code=code,
+                    title=title,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise _fail(exc) from exc
+            return secret
+
+    click.echo(webhook_url(settings, user_id, run_db(settings, work)))
+
+
+@webhooks.command("list")
+@click.pass_obj
+def webhooks_list(obj: Ctx) -> None:
+    """List webhooks (codes are stored hashed and cannot be shown)."""
+
+    async def work(db: Database) -> list[Any]:
+        async with db.transaction(readonly=True) as s:
+            return list(await repo.list_webhooks(s))
+
+    click.echo("ID\tUSER\tSTATE\tSCOPES\tTITLE")
+    for h in run_db(obj.settings(), work):
+        state = "revoked" if h.revoked_at else "active"
+        click.echo(f"{h.id}\t{h.user_id}\t{state}\t{h.scopes}\t{h.title}")
+
+
+@webhooks.command("revoke")
+@click.argument("webhook_id", type=int)
+@click.pass_obj
+def webhooks_revoke(obj: Ctx, webhook_id: int) -> None:
+    """Revoke a webhook by ID."""
+
+    async def work(db: Database) -> bool:
+        async with db.transaction() as s:
+            return await repo.revoke_webhook(s, webhook_id, Clock().now())
+
+    if not run_db(obj.settings(), work):
+        raise click.ClickException(f"no active webhook with ID {webhook_id}")
+    click.echo(f"webhook {webhook_id} revoked")
+
+
+# --- applications ---------------------------------------------------------------------------
+
+
+@click.group()
+def apps() -> None:
+    """OAuth local applications."""
+
+
+@apps.command("create")
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", default=",".join(service.ALL_SCOPES), show_default=True)
+@click.pass_obj
+def apps_create(obj: Ctx, name: str, scopes: str) -> None:
+    """Create a local application; prints its ID, client id and secret."""
+
+    async def work(db: Database) -> tuple[int, str, str]:
+        async with db.transaction() as s:
+            app, secret = await service.create_app(s, Clock().now(), name=name,
+                                                   scopes=_scopes(scopes))  # fmt: skip
+            return app.id, app.client_id, secret
+
+    app_id, client_id, secret = run_db(obj.settings(), work)
+    click.echo(f"app_id: {app_id}\nclient_id: {client_id}\nclient_secret: {secret}")
+
+
+@apps.command("list")
+@click.pass_obj
+def apps_list(obj: Ctx) -> None:
+    """List applications."""
+
+    async def work(db: Database) -> list[Any]:
+        async with db.transaction(readonly=True) as s:
+            return list(await repo.list_apps(s))
+
+    click.echo("ID\tCLIENT_ID\tSCOPES\tNAME")
+    for a in run_db(obj.settings(), work):
+        click.echo(f"{a.id}\t{a.client_id}\t{a.scopes}\t{a.name}")
+
+
+async def _app(db: Database, app_id: int) -> Any:
+    async with db.transaction(readonly=True) as s:
+        app = await repo.get_app(s, app_id)
+    if app is None:
+        raise click.ClickException(f"no application with ID {app_id}")
+    return app
+
+
+@apps.command("token")
+@click.option("--app", "app_id", required=True, type=int)
+@click.option("--user", "user_id", required=True, type=int)
+@click.pass_obj
+def apps_token(obj: Ctx, app_id: int, user_id: int) -> None:
+    """Issue an access/refresh pair for a user (local apps without a browser install)."""
+    settings = obj.settings()
+
+    async def work(db: Database) -> service.TokenPair:
+        app = await _app(db, app_id)
+        async with db.transaction() as s:
+            try:
+                return await service.issue_tokens(
+                    s, Clock().now(), app, user_id, access_ttl=settings.access_token_ttl,
+                    refresh_ttl=settings.refresh_token_ttl,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise _fail(exc) from exc
+
+    pair = run_db(settings, work)
+    click.echo(f"access_token: {pair.access_token}\nrefresh_token: {pair.refresh_token}\n"
+               f"expires_in: {pair.expires_in}")  # fmt: skip
+
+
+@apps.command("code")
+@click.option("--app", "app_id", required=True, type=int)
+@click.option("--user", "user_id", required=True, type=int)
+@click.option("--ttl", default=600, show_default=True, help="Seconds the code stays valid.")
+@click.pass_obj
+def apps_code(obj: Ctx, app_id: int, user_id: int, ttl: int) -> None:
+    """Issue a one-time authorization code for `grant_type=authorization_code`."""
+
+    async def work(db: Database) -> str:
+        app = await _app(db, app_id)
+        async with db.transaction() as s:
+            return await service.issue_code(s, Clock().now(), app, user_id, ttl)
+
+    click.echo(run_db(obj.settings(), work))

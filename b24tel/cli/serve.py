@@ -1,0 +1,126 @@
+"""``b24tel serve`` and ``b24tel db``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+import uvicorn
+from sqlalchemy import func, select
+
+from b24tel.app import create_app
+from b24tel.cli.main import Ctx
+from b24tel.config import Settings
+from b24tel.db import migrate
+from b24tel.db.engine import Database
+from b24tel.users import service as users
+from b24tel.users.models import User
+
+# room for query strings of 64 KiB and more (compat C12)
+MAX_REQUEST_HEAD = 4 * 1024 * 1024
+
+
+def webhook_url(settings: Settings, user_id: int, code: str) -> str:
+    if settings.public_url:
+        base = settings.public_url.rstrip("/")
+    else:
+        scheme = "https" if settings.tls_cert else "http"
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        base = f"{scheme}://{host}:{settings.port}"
+    return f"{base}/rest/{user_id}/{code}/"
+
+
+async def bootstrap(settings: Settings) -> str | None:
+    """On first start: user 1 (an administrator) and a webhook with every scope. Returns
+    the webhook URL, or None when the database already has users."""
+    from b24tel.clock import Clock
+
+    db = Database(settings.effective_database_url)
+    now = Clock().now()
+    try:
+        async with db.transaction() as session:
+            count = (await session.execute(select(func.count(User.id)))).scalar_one()
+            if count:
+                return None
+            user = await users.create_user(session, now, name="Admin", admin=True)
+            _, code = await users.create_webhook(
+                session, now, user_id=user.id, scopes=frozenset(users.ALL_SCOPES),
+                title="created on first start",
+            )  # fmt: skip
+            return webhook_url(settings, user.id, code)
+    finally:
+        await db.dispose()
+
+
+def prepare_database(settings: Settings, upgrade: bool) -> None:
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if settings.is_sqlite or upgrade:
+        migrate.upgrade(url)
+        return
+    heads = migrate.head_revision()
+    if migrate.current(url) != heads:
+        raise click.ClickException(
+            "the database schema is not up to date: run `b24tel db upgrade` first "
+            "(or start with --upgrade)"
+        )
+
+
+@click.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML settings file.")
+@click.option("--data-dir", "data_dir", help="Data directory (default ./b24tel-data).")
+@click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Listen port (default 8080).")
+@click.option("--tls-cert", default=None, help="PEM certificate chain for HTTPS.")
+@click.option("--tls-key", default=None, help="PEM private key for HTTPS.")
+@click.option("--upgrade/--no-upgrade", default=False,
+              help="Upgrade a non-SQLite database schema before serving.")  # fmt: skip
+@click.pass_obj
+def serve(
+    obj: Ctx,
+    config: str | None,
+    data_dir: str | None,
+    host: str | None,
+    port: int | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    upgrade: bool,
+) -> None:
+    """Serve the REST API (SQLite and a local recordings folder by default)."""
+    obj = Ctx(config or obj.config, data_dir or obj.data_dir)
+    settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    prepare_database(settings, upgrade)
+    url = asyncio.run(bootstrap(settings))
+    if url:
+        click.echo("First start: created user 1 (administrator) and an incoming webhook.")
+        click.echo(f"Webhook URL: {url}")
+        click.echo(f"Try: curl {url}server.time")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
+        log_level=settings.log_level,
+        # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
+        timeout_graceful_shutdown=settings.graceful_timeout,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+        proxy_headers=True,
+    )
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Ctx) -> None:
+    """Upgrade the database schema to the newest revision."""
+    settings = obj.settings()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
+    click.echo(f"database at revision {migrate.current(settings.effective_database_url)}")

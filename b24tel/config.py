@@ -1,0 +1,242 @@
+"""The settings registry: one frozen, typed object built from defaults, a TOML file and
+environment variables (in that order of precedence, lowest first).
+
+Every field carries its help text in its metadata; ``docs/configuration.md`` is generated
+from this module (``b24tel config docs``) and a test fails when the two differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "B24TEL_"
+GIB = 1024**3
+
+
+def setting(default: Any, help: str, *, example: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "example": example})
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- server -------------------------------------------------------------------------
+    data_dir: str = setting(
+        "./b24tel-data",
+        "Directory for the embedded SQLite database, the default recordings folder and "
+        "generated files.",
+    )
+    database_url: str = setting(
+        "",
+        "SQLAlchemy URL of the database. Empty means SQLite at `<data_dir>/b24tel.db`. "
+        "PostgreSQL: `postgresql+asyncpg://user:password@host/dbname`.",
+        example="postgresql+asyncpg://b24tel@127.0.0.1/b24tel",
+    )
+    public_url: str = setting(
+        "",
+        "Base URL the server puts into links it returns (upload and download URLs, "
+        "`client_endpoint`). Empty means the scheme, host and port the client used.",
+        example="https://pbx-api.example.com",
+    )
+    host: str = setting("127.0.0.1", "Address `b24tel serve` listens on.")
+    port: int = setting(8080, "Port `b24tel serve` listens on.")
+    tls_cert: str = setting("", "PEM certificate (chain) for HTTPS; empty serves plain HTTP.")
+    tls_key: str = setting("", "PEM private key for `tls_cert`.")
+    timezone: str = setting(
+        "UTC",
+        "Time zone of the portal: dates without an offset are read in it and dates are "
+        "rendered in it (`time.date_start`, `server.time`, CRM dates).",
+        example="Europe/Berlin",
+    )
+    log_level: str = setting("info", "Log level: debug, info, warning or error.")
+    graceful_timeout: int = setting(
+        30, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
+    )
+    secret_key: str = setting(
+        "",
+        "Server secret for signed links and derived tokens. Empty means one is generated "
+        "on first start and kept in the database, so every instance shares it.",
+    )
+    # --- limits ---------------------------------------------------------------------------
+    max_body_size: int = setting(
+        GIB, "Largest accepted request body in bytes; larger bodies get a JSON 413."
+    )
+    rate_limit: str = setting(
+        "off",
+        "Leaky-bucket request limit per webhook or application: `off`, `standard` (the "
+        "cloud's 50 requests, draining 2/s), `enterprise` (250, draining 5/s) or `custom` "
+        "(`rate_limit_burst` and `rate_limit_drain`). Over the limit: 503 "
+        "`QUERY_LIMIT_EXCEEDED`.",
+    )
+    rate_limit_burst: int = setting(50, "Bucket size for `rate_limit = custom`.")
+    rate_limit_drain: float = setting(
+        2.0, "Requests per second the bucket drains for `rate_limit = custom`."
+    )
+    operating_limit: float = setting(
+        0.0,
+        "Seconds of handler time a method may use per webhook or application in a sliding "
+        "10-minute window before it answers 429 `OPERATION_TIME_LIMIT`; 0 turns the check "
+        "off (time is still reported in `time.operating`).",
+    )
+    # --- auth -----------------------------------------------------------------------------
+    access_token_ttl: int = setting(3600, "Lifetime of OAuth access tokens, seconds.")
+    refresh_token_ttl: int = setting(
+        180 * 86400, "Lifetime of OAuth refresh tokens, seconds (the cloud uses 180 days)."
+    )
+    member_id: str = setting(
+        "",
+        "Portal `member_id` reported in OAuth answers; empty means one derived from the "
+        "server secret.",
+    )
+
+    # ------------------------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = Path(self.data_dir).resolve() / "b24tel.db"
+        return f"sqlite+aiosqlite:///{path}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: dict[str, str] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults < TOML file < environment < explicit overrides (CLI options)."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, Any] = {}
+        config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
+        if config_file:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+            for key, value in data.items():
+                values[_field_name(key, source=str(config_file))] = value
+        for f in dataclasses.fields(cls):
+            env_name = ENV_PREFIX + f.name.upper()
+            if env_name in env:
+                values[f.name] = env[env_name]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        hints = get_type_hints(cls)
+        typed = {name: _coerce(name, hints[name], value) for name, value in values.items()}
+        settings = cls(**typed)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.rate_limit not in RATE_LIMIT_PRESETS and self.rate_limit != "custom":
+            raise SettingsError(
+                f"rate_limit must be one of off, standard, enterprise, custom "
+                f"(got {self.rate_limit!r})"
+            )
+        if self.max_body_size <= 0:
+            raise SettingsError("max_body_size must be positive")
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(self.timezone)
+        except Exception as exc:
+            raise SettingsError(f"unknown timezone {self.timezone!r}") from exc
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError("tls_cert and tls_key must be given together")
+
+    @property
+    def rate_limit_params(self) -> tuple[int, float] | None:
+        """(burst, drain per second), or None when rate limiting is off."""
+        if self.rate_limit == "custom":
+            return self.rate_limit_burst, self.rate_limit_drain
+        return RATE_LIMIT_PRESETS[self.rate_limit]
+
+
+# The cloud's documented leaky-bucket numbers (limits.md).
+RATE_LIMIT_PRESETS: dict[str, tuple[int, float] | None] = {
+    "off": None,
+    "standard": (50, 2.0),
+    "enterprise": (250, 5.0),
+}
+
+
+def _field_name(key: str, *, source: str) -> str:
+    name = key.lower().removeprefix(ENV_PREFIX.lower())
+    if name not in {f.name for f in dataclasses.fields(Settings)}:
+        raise SettingsError(f"{source}: unknown setting {key!r}")
+    return name
+
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n", ""}
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(value)
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot read {value!r} as {kind.__name__}") from exc
+
+
+def render_docs() -> str:
+    """The text of docs/configuration.md."""
+    hints = get_type_hints(Settings)
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated by `b24tel config docs` from b24tel/config.py; do not edit. -->",
+        "",
+        "Every setting can be given as an environment variable `B24TEL_<NAME>` or as a key in",
+        "a TOML file passed with `b24tel serve --config FILE` (or `B24TEL_CONFIG`). Precedence,",
+        "lowest first: built-in default, TOML file, environment, command-line option.",
+        "",
+        "```toml",
+        "# b24tel.toml",
+        'database_url = "postgresql+asyncpg://b24tel@127.0.0.1/b24tel"',
+        'timezone = "Europe/Berlin"',
+        "```",
+        "",
+        "| Setting | Environment variable | Type | Default | Description |",
+        "|---|---|---|---|---|",
+    ]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = "(empty)" if default == "" else f"`{default}`"
+        help_text = f.metadata["help"]
+        if f.metadata.get("example"):
+            help_text += f" Example: `{f.metadata['example']}`."
+        lines.append(
+            f"| `{f.name}` | `{ENV_PREFIX}{f.name.upper()}` | {hints[f.name].__name__} "
+            f"| {shown} | {help_text} |"
+        )
+    lines.append("")
+    return "\n".join(lines)

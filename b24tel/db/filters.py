@@ -1,0 +1,191 @@
+"""Bitrix list filters, orders and pages on SQLAlchemy queries.
+
+One implementation for every list method: ``filter`` keys carry an operator prefix
+(`>=ID`, `!STATUS_ID`, `%TITLE`, `@ID`, …; protocol.md §1.9 and the crm list pages), values
+may be lists (IN). ``order`` maps field → ASC/DESC. Pages are 50 rows at offset ``start``;
+``start=-1`` skips counting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, false, func, not_, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from b24tel.rest.envelope import PAGE_SIZE, ListResult
+from b24tel.rest.params import loose_bool, opt_float, opt_int
+
+Kind = Literal["int", "str", "bool", "yn", "datetime", "float"]
+
+# longest prefixes first, so `!=%` is not read as `!` + `=%…`
+OPERATORS = (
+    "!><", "!=%", "!%=", "><", ">=", "<=", "=%", "%=", "!%", "!@", "!=", ">", "<", "@", "%",
+    "=", "!", "?",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    column: Any  # a column or SQL expression
+    kind: Kind = "str"
+    # a custom condition builder for fields that are not a plain column (multifields,
+    # bindings): (operator, raw value) → condition
+    custom: Callable[[str, Any], ColumnElement[bool]] | None = None
+
+
+def split_key(key: str) -> tuple[str, str]:
+    for op in OPERATORS:
+        if key.startswith(op):
+            return op, key[len(op) :]
+    return "", key
+
+
+def parse_datetime(value: Any, tz: ZoneInfo) -> dt.datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace(" ", "T", 1)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(dt.UTC)
+
+
+def _coerce(kind: Kind, value: Any, tz: ZoneInfo) -> Any:
+    if kind == "int":
+        return opt_int(value)
+    if kind == "float":
+        return opt_float(value)
+    if kind in ("bool", "yn"):
+        return loose_bool(value)
+    if kind == "datetime":
+        return parse_datetime(value, tz)
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement[bool]:
+    if field.custom is not None:
+        return field.custom(op, raw)
+    col = field.column
+    if isinstance(raw, dict):
+        raw = list(raw.values())
+    if op in ("><", "!><"):
+        bounds = [_coerce(field.kind, v, tz) for v in (raw if isinstance(raw, list) else [])]
+        if len(bounds) != 2 or None in bounds:
+            return false()
+        cond = col.between(bounds[0], bounds[1])
+        return not_(cond) if op == "!><" else cond
+    if isinstance(raw, list):
+        values = [v for v in (_coerce(field.kind, x, tz) for x in raw) if v is not None]
+        if op in ("", "=", "@"):
+            return col.in_(values) if values else false()
+        if op in ("!", "!=", "!@"):
+            return or_(col.is_(None), col.not_in(values)) if values else true()
+        if op in ("%", "!%", "?", "=%", "%=", "!=%", "!%="):
+            parts = [condition(field, op, v, tz) for v in raw]
+            return (and_ if op.startswith("!") else or_)(*parts) if parts else true()
+        raw = raw[0] if raw else None
+    if op in ("%", "!%", "?", "=%", "%=", "!=%", "!%="):
+        text = "" if raw is None else str(raw)
+        if op in ("%", "!%", "?"):
+            pattern = f"%{_like_escape(text)}%"
+            cond = func.lower(col).like(pattern.lower(), escape="\\")
+        else:  # the value is a LIKE pattern of its own
+            cond = func.lower(col).like(text.lower())
+        return not_(cond) if op.startswith("!") else cond
+    value = _coerce(field.kind, raw, tz)
+    if raw is None or (isinstance(raw, str) and raw == "" and field.kind != "str"):
+        # an empty value matches unset fields
+        empty = col.is_(None)
+        return not_(empty) if op in ("!", "!=") else empty
+    if value is None:
+        return false() if op not in ("!", "!=") else true()
+    if op in ("", "="):
+        return col == value
+    if op in ("!", "!="):
+        return or_(col.is_(None), col != value)
+    return {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value}[op]
+
+
+def build_where(
+    filters: dict[str, Any] | None,
+    fields: dict[str, FieldDef],
+    tz: ZoneInfo,
+    *,
+    aliases: dict[str, str] | None = None,
+) -> list[ColumnElement[bool]]:
+    """Conditions for a Bitrix filter; unknown fields are ignored, as the reference
+    does."""
+    conditions: list[ColumnElement[bool]] = []
+    for key, raw in (filters or {}).items():
+        op, name = split_key(str(key))
+        name = name.upper()
+        if aliases:
+            name = aliases.get(name, name)
+        field = fields.get(name)
+        if field is None:
+            continue
+        conditions.append(condition(field, op, raw, tz))
+    return conditions
+
+
+def build_order(
+    order: dict[str, Any] | None, fields: dict[str, FieldDef]
+) -> list[ColumnElement[Any]]:
+    clauses = []
+    for key, direction in (order or {}).items():
+        field = fields.get(str(key).upper())
+        if field is None or field.custom is not None:
+            continue
+        desc = str(direction).strip().upper() == "DESC"
+        clauses.append(field.column.desc() if desc else field.column.asc())
+    return clauses
+
+
+async def page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    start: int,
+    *,
+    key_column: Any,
+    convert: Callable[[Any], Any],
+    page_size: int = PAGE_SIZE,
+) -> ListResult:
+    """One page of ``stmt`` (which must already be ordered); ``start < 0`` skips the
+    count."""
+    total: int | None = None
+    if start >= 0:
+        count_stmt = select(func.count()).select_from(
+            stmt.order_by(None).with_only_columns(key_column).distinct().subquery()
+        )
+        total = int((await session.execute(count_stmt)).scalar_one())
+        if total == 0 or start >= total:
+            return ListResult([], total, None)
+    rows = (await session.execute(stmt.offset(max(start, 0)).limit(page_size))).all()
+    items = [convert(row) for row in rows]
+    return ListResult.page(items, total, max(start, 0))
+
+
+def ids_in_order(values: Sequence[Any]) -> list[int]:
+    out = []
+    for v in values:
+        i = opt_int(v)
+        if i is not None:
+            out.append(i)
+    return out

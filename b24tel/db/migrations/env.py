@@ -1,0 +1,37 @@
+"""Alembic environment: async engine, all feature models' metadata."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+
+from b24tel.db.engine import make_migration_engine
+from b24tel.db.models import metadata
+
+config = context.config
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _main() -> None:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    engine = make_migration_engine(url)
+    async with engine.connect() as conn:
+        await conn.run_sync(_run)
+        await conn.commit()
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `b24tel db upgrade`")
+asyncio.run(_main())

@@ -1,0 +1,31 @@
+"""Server-wide values kept in the database so every instance shares them (the server
+secret, the portal member id)."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from b24tel.db.base import Base
+
+
+class ServerState(Base):
+    __tablename__ = "server_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+async def get_or_create(session: AsyncSession, key: str, make: str | None = None) -> str:
+    row = await session.get(ServerState, key)
+    if row is not None:
+        return row.value
+    value = make if make is not None else secrets.token_hex(32)
+    session.add(ServerState(key=key, value=value))
+    await session.flush()
+    # two instances starting at once: the first insert wins, both read it back
+    row = (await session.execute(select(ServerState).where(ServerState.key == key))).scalar_one()
+    return row.value

@@ -1,0 +1,166 @@
+"""``batch``: up to 50 sub-calls in one request (behavior.md §4.10, compat B1–B8).
+
+Sub-calls run in order under the outer caller, through the same pipeline as a direct call.
+Values of later commands may refer to earlier results with ``$result[key][path…]`` (also
+``$next``, ``$total``, ``$time``, ``$error``). The answer is HTTP 200 whatever the sub-calls
+did; their errors sit in ``result_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from b24tel import errors
+from b24tel.errors import ApiError
+from b24tel.rest import phpquery, pipeline
+from b24tel.rest.auth import AUTH_PARAMS
+from b24tel.rest.context import CallContext
+from b24tel.rest.envelope import ListResult
+from b24tel.rest.params import LegacyParams, php_truthy
+from b24tel.rest.registry import Registry
+
+log = logging.getLogger("b24tel.rest")
+
+MAX_COMMANDS = 50
+NOT_IN_BATCH = frozenset({"batch", "upload", "download"})
+_REFERENCE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\[\]]*\])+)", re.IGNORECASE)
+
+
+class BatchParams(LegacyParams):
+    # the reference upper-cases the keys: CMD/cmd, HALT/halt are one parameter
+    cmd: Any = None
+    halt: Any = None
+
+
+def _follow(value: Any, path: list[str]) -> Any:
+    """Walk ``path``; stop at the last level found (behavior.md §4.10)."""
+    for key in path:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.lstrip("-").isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            break
+    return value
+
+
+class _State:
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[Any, Any]] = {
+            "result": {}, "error": {}, "total": {}, "next": {}, "time": {},
+        }  # fmt: skip
+
+    def lookup(self, section: str, path: list[str]) -> tuple[bool, Any]:
+        data = self.sections[section.lower()]
+        by_str = {str(k): v for k, v in data.items()}
+        if not path or path[0] not in by_str:
+            return False, None
+        return True, _follow(by_str[path[0]], path[1:])
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, str) or "$" not in value:
+            return value
+        whole = _REFERENCE.fullmatch(value)
+        if whole:
+            found, target = self.lookup(whole.group(1), _path(whole.group(2)))
+            return target if found else value
+
+        def substitute(match: re.Match[str]) -> str:
+            found, target = self.lookup(match.group(1), _path(match.group(2)))
+            if found and isinstance(target, str | int | float) and not isinstance(target, bool):
+                return str(target)
+            return match.group(0)
+
+        return _REFERENCE.sub(substitute, value)
+
+
+def _path(brackets: str) -> list[str]:
+    return re.findall(r"\[([^\[\]]*)\]", brackets)
+
+
+def _php_array(section: dict[Any, Any]) -> Any:
+    """Keys 0..n-1 in order make a JSON list, like a PHP array."""
+    keys = list(section)
+    if keys and all(isinstance(k, int) and k == i for i, k in enumerate(keys)):
+        return list(section.values())
+    return {str(k): v for k, v in section.items()}
+
+
+def _commands(cmd: Any) -> list[tuple[Any, Any]]:
+    if isinstance(cmd, list):
+        return list(enumerate(cmd))
+    if isinstance(cmd, dict):
+        return [(int(k) if isinstance(k, str) and k.isdigit() else k, v) for k, v in cmd.items()]
+    return []
+
+
+async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
+    services = ctx.services
+    state = _State()
+    halt = php_truthy(p.halt) and str(p.halt).lower() != "false"
+    for index, (key, command) in enumerate(_commands(p.cmd)):
+        if index >= MAX_COMMANDS:
+            state.sections["error"][key] = errors.batch_length_exceeded().body()
+            if halt:
+                break
+            continue
+        if not isinstance(command, str):
+            continue  # skipped silently, but it counts toward the 50
+        try:
+            outcome = await _run_one(ctx, state, command)
+        except ApiError as exc:
+            state.sections["error"][key] = exc.body()
+            if halt:
+                break
+            continue
+        except Exception:
+            log.exception("batch command %r failed", key)
+            state.sections["error"][key] = errors.internal_error().body()
+            if halt:
+                break
+            continue
+        result = outcome.result
+        if isinstance(result, ListResult):
+            if result.total is not None:
+                state.sections["total"][key] = result.total
+            if result.next is not None:
+                state.sections["next"][key] = result.next
+            result = result.items
+        state.sections["result"][key] = result
+        state.sections["time"][key] = outcome.time_block(services)
+    s = state.sections
+    return {
+        "result": _php_array(s["result"]),
+        "result_error": _php_array(s["error"]),
+        "result_total": _php_array(s["total"]),
+        "result_next": _php_array(s["next"]),
+        "result_time": _php_array(s["time"]),
+    }
+
+
+async def _run_one(ctx: CallContext, state: _State, command: str) -> pipeline.Outcome:
+    path, _, query = command.partition("?")
+    method = unquote(path).strip().strip("/")
+    if method.lower().removesuffix(".json") in NOT_IN_BATCH:
+        raise errors.batch_method_not_allowed()
+    spec = ctx.services.registry.find(method.removesuffix(".json"))
+    if spec is None:
+        raise errors.method_not_found()
+    params = state.resolve(phpquery.parse(query))
+    for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
+        params.pop(name, None)
+    return await pipeline.call(
+        ctx.services, ctx.caller, spec, params,
+        base_url=ctx.base_url, in_batch=True, insufficient_scope_text="",
+    )  # fmt: skip
+
+
+def register(registry: Registry) -> None:
+    registry.method("batch", scope="basic", params=BatchParams, batch=False)(run)

@@ -1,0 +1,151 @@
+"""The response envelope: ``{"result", "next", "total", "time"}`` on success,
+``{"error", "error_description"}`` on failure, encoded the way the reference's PHP encoder
+does it (behavior.md §4.6–4.7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.responses import Response
+
+from b24tel.errors import ApiError
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+PAGE_SIZE = 50
+
+# CORS and sniffing headers the reference always sends (behavior.md §4.1)
+COMMON_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "origin, content-type, accept",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@dataclass
+class ListResult:
+    """What a list method returns; the envelope hoists ``next`` and ``total``."""
+
+    items: list[Any]
+    total: int | None  # None: counting was switched off with start=-1
+    next: int | None = None
+
+    @classmethod
+    def page(cls, items: list[Any], total: int | None, start: int) -> ListResult:
+        if total is None:
+            return cls(items, None, None)
+        nxt = start + len(items)
+        return cls(items, total, nxt if nxt < total else None)
+
+
+def iso(value: dt.datetime, tz: ZoneInfo) -> str:
+    """``YYYY-MM-DDThh:mm:ss±hh:mm`` in the portal's zone."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(tz).replace(microsecond=0).isoformat()
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+# PHP's encoder (JSON_HEX_TAG|AMP|APOS|QUOT, slashes escaped) — these characters can only
+# occur inside strings of json.dumps output, so a token-level pass is exact.
+_ESCAPES = {
+    "<": "\\u003C",
+    ">": "\\u003E",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "/": "\\/",
+    '\\"': "\\u0022",
+}
+_ESCAPE_RE = re.compile(r"""\\.|[<>&'/]""")
+
+
+def _escape(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return _ESCAPES.get(token, token)
+
+
+def _prepare(value: Any) -> Any:
+    if isinstance(value, dict):
+        if not value:
+            return []  # an empty PHP array is a JSON list
+        return {str(k): _prepare(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_prepare(v) for v in value]
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e15 else value
+    if isinstance(value, Decimal):
+        return _prepare(float(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def encode_json(value: Any) -> bytes:
+    text = json.dumps(_prepare(value), ensure_ascii=False, separators=(",", ":"))
+    return _ESCAPE_RE.sub(_escape, text).encode("utf-8", errors="replace")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        encode_json(body),
+        status_code=status,
+        media_type=None,
+        headers={"Content-Type": JSON_CONTENT_TYPE, **COMMON_HEADERS, **(headers or {})},
+    )
+
+
+# --- time block -----------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Wall-clock marks of one call (seconds since the epoch)."""
+
+    start: float
+    handler_start: float = 0.0
+    handler_end: float = 0.0
+    operating: float = 0.0
+    operating_reset_at: int = 0
+
+    def block(self, finish: float, tz: ZoneInfo) -> dict[str, Any]:
+        # current reference builds truncate start and the processing marks to whole
+        # seconds (behavior.md §1 item 13)
+        start = int(self.start)
+        return {
+            "start": start,
+            "finish": finish,
+            "duration": finish - start,
+            "processing": int(self.handler_end) - int(self.handler_start),
+            "date_start": iso(dt.datetime.fromtimestamp(self.start, dt.UTC), tz),
+            "date_finish": iso(dt.datetime.fromtimestamp(finish, dt.UTC), tz),
+            "operating_reset_at": self.operating_reset_at or start + 600,
+            "operating": round(self.operating, 6),
+        }
+
+
+def success_body(result: Any, time_block: dict[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any]
+    if isinstance(result, ListResult):
+        body = {"result": result.items}
+        if result.next is not None:
+            body["next"] = result.next
+        # start=-1 switches counting off; the reference still hoists total as 0
+        body["total"] = result.total or 0
+    else:
+        body = {"result": result}
+    if time_block is not None:
+        body["time"] = time_block
+    return body
+
+
+def render_error(error: ApiError) -> Response:
+    """The only place an error becomes a response."""
+    return json_response(error.body(), error.status)

@@ -1,0 +1,98 @@
+"""Request-rate and operating-time limits (protocol.md §1.6, behavior.md §4.11).
+
+Both are kept in the memory of one instance: behind a load balancer each instance limits
+on its own (docs/deployment.md). They exist so integrators can test their back-off against a
+server that behaves like the cloud; both are off by default.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from b24tel import errors
+from b24tel.clock import Clock
+
+WINDOW = 600.0  # the operating-time window: ten buckets of one minute
+BUCKET = 60.0
+MIN_COUNTED = 0.1  # shorter calls are not counted
+
+
+class RateLimiter:
+    """Leaky bucket per webhook/application: every request adds 1, the level drains by
+    ``drain`` per second, a request arriving above ``burst`` gets 503."""
+
+    def __init__(self, clock: Clock, params: tuple[int, float] | None) -> None:
+        self.clock = clock
+        self.params = params
+        self._levels: dict[str, tuple[float, float]] = {}
+        self._forced: dict[str | None, int] = defaultdict(int)
+
+    def refuse_next(self, count: int, key: str | None = None) -> None:
+        """Answer the next ``count`` requests (of ``key``, or of anyone) with 503 — lets a
+        test or an integrator check a client's retry logic deterministically."""
+        self._forced[key] += count
+
+    def pending_refusals(self) -> int:
+        return sum(self._forced.values())
+
+    def hit(self, key: str) -> None:
+        for forced_key in (key, None):
+            if self._forced.get(forced_key, 0) > 0:
+                self._forced[forced_key] -= 1
+                raise errors.query_limit_exceeded()
+        if self.params is None:
+            return
+        burst, drain = self.params
+        now = self.clock.monotonic()
+        level, last = self._levels.get(key, (0.0, now))
+        level = max(0.0, level - (now - last) * drain)
+        if level >= burst:
+            self._levels[key] = (level, now)
+            raise errors.query_limit_exceeded()
+        self._levels[key] = (level + 1, now)
+
+
+@dataclass
+class _Buckets:
+    starts: list[float] = field(default_factory=list)
+    sums: list[float] = field(default_factory=list)
+
+    def expire(self, now: float) -> None:
+        while self.starts and self.starts[0] + WINDOW <= now:
+            self.starts.pop(0)
+            self.sums.pop(0)
+
+    def total(self) -> float:
+        return sum(self.sums)
+
+
+class OperatingLimiter:
+    """Handler seconds per (webhook/app, method) in ten one-minute buckets; above the
+    budget the method answers 429 until buckets expire."""
+
+    def __init__(self, clock: Clock, limit: float) -> None:
+        self.clock = clock
+        self.limit = limit
+        self._buckets: dict[tuple[str, str], _Buckets] = defaultdict(_Buckets)
+
+    def check(self, key: str, method: str) -> None:
+        if self.limit <= 0:
+            return
+        buckets = self._buckets[(key, method.lower())]
+        buckets.expire(self.clock.time())
+        if buckets.total() > self.limit:
+            raise errors.operation_time_limit()
+
+    def record(self, key: str, method: str, started: float, duration: float) -> tuple[float, int]:
+        """Count a finished call; return (``time.operating``, ``time.operating_reset_at``)."""
+        buckets = self._buckets[(key, method.lower())]
+        buckets.expire(started)
+        if duration > MIN_COUNTED:
+            if buckets.starts and started - buckets.starts[-1] < BUCKET:
+                buckets.sums[-1] += duration
+            else:
+                buckets.starts.append(started)
+                buckets.sums.append(duration)
+        reset_at = int(buckets.starts[0] + WINDOW) if buckets.starts else int(started) + 600
+        return buckets.total(), reset_at

@@ -1,0 +1,164 @@
+"""Lenient parameter types shared by every method's params model.
+
+Clients send the same value in many spellings (compat P4–P6): numbers as strings, booleans as
+``"Y"``/``"true"``/``1``, ``null`` for absent. These annotated types coerce instead of
+failing, so the method's own checks run in the reference's order with its messages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+
+
+def php_int(value: Any) -> int:
+    """PHP ``(int)`` cast: leading digits of a string, 0 for anything else."""
+    if value is None or isinstance(value, dict | list):
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    match = _LEADING_INT.match(str(value))
+    return int(match.group(1)) if match else 0
+
+
+def opt_int(value: Any) -> int | None:
+    """An integer parameter: ``None`` when absent or not a number."""
+    if value is None or value == "" or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def opt_float(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, dict | list | bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+_TRUTHY = {"1", "true", "y", "yes", "on"}
+_FALSY = {"0", "false", "n", "no", "off", ""}
+
+
+def loose_bool(value: Any) -> bool | None:
+    """compat P5: ``true, "true", "True", "Y", 1, "1"`` → True; ``false, "false", "N", 0,
+    "0", ""`` → False; anything else (or absent) → None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    if text in _TRUTHY:
+        return True
+    if text in _FALSY:
+        return False
+    return None
+
+
+def php_truthy(value: Any) -> bool:
+    """PHP truthiness: only ``"0"``, ``""``, 0, false, null and empty arrays are false
+    (behavior.md §0) — so ``"N"`` and ``"false"`` are true."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, dict | list):
+        return bool(value)
+    return str(value) not in ("", "0")
+
+
+def opt_str(value: Any) -> str | None:
+    """A scalar as text; arrays and absent values are None."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    if value is True:
+        return "1"
+    if value is False:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def as_list(value: Any) -> list[Any]:
+    """A PHP array parameter as a list of its values (``[]`` for absent/scalars)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return list(value.values())
+    return []
+
+
+def as_dict(value: Any) -> dict[str, Any] | None:
+    """A map parameter: dicts pass, lists become index-keyed, scalars are None."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):
+        return {str(i): v for i, v in enumerate(value)}
+    return None
+
+
+OptInt = Annotated[int | None, BeforeValidator(opt_int)]
+PhpInt = Annotated[int, BeforeValidator(php_int)]
+OptFloat = Annotated[float | None, BeforeValidator(opt_float)]
+LooseBool = Annotated[bool | None, BeforeValidator(loose_bool)]
+PhpTruthy = Annotated[bool, BeforeValidator(php_truthy)]
+OptStr = Annotated[str | None, BeforeValidator(opt_str)]
+AnyList = Annotated[list[Any], BeforeValidator(as_list)]
+OptDict = Annotated[dict[str, Any] | None, BeforeValidator(as_dict)]
+
+
+class Params(BaseModel):
+    """Base of every method's params model: wire names are the aliases; unknown parameters
+    are ignored (compat C7)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    case_insensitive: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _match_case(cls, data: Any) -> Any:
+        if not cls.case_insensitive or not isinstance(data, dict):
+            return data
+        wanted = {
+            (f.alias or name).lower(): f.alias or name for name, f in cls.model_fields.items()
+        }
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            canonical = wanted.get(str(key).lower())
+            if canonical is None:
+                continue
+            # an exact spelling wins over another case variant
+            if canonical not in out or key == canonical:
+                out[canonical] = value
+        return out
+
+
+class LegacyParams(Params):
+    """Legacy CRM and user methods read their top-level names in any case (protocol.md §0
+    item 6: `ID`/`id`, `FIELDS`/`fields`, …)."""
+
+    case_insensitive: ClassVar[bool] = True
+
+
+class NoParams(Params):
+    pass

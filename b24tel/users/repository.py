@@ -1,0 +1,80 @@
+"""Queries on users, webhooks, applications and tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from b24tel.users.models import App, OAuthCode, OAuthToken, User, Webhook
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def active_user_by_inner(session: AsyncSession, inner: str) -> User | None:
+    stmt = (
+        select(User)
+        .where(User.uf_phone_inner == inner, User.active.is_(True))
+        .order_by(User.id)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_users(session: AsyncSession) -> Sequence[User]:
+    return (await session.execute(select(User).order_by(User.id))).scalars().all()
+
+
+async def add(session: AsyncSession, obj: object) -> None:
+    session.add(obj)
+    await session.flush()
+
+
+async def webhook_by_hash(session: AsyncSession, code_hash: str) -> Webhook | None:
+    stmt = select(Webhook).where(Webhook.code_hash == code_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_webhooks(session: AsyncSession) -> Sequence[Webhook]:
+    return (await session.execute(select(Webhook).order_by(Webhook.id))).scalars().all()
+
+
+async def revoke_webhook(session: AsyncSession, webhook_id: int, now: dt.datetime) -> bool:
+    result = await session.execute(
+        update(Webhook)
+        .where(Webhook.id == webhook_id, Webhook.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def get_app(session: AsyncSession, app_id: int) -> App | None:
+    return await session.get(App, app_id)
+
+
+async def app_by_client_id(session: AsyncSession, client_id: str) -> App | None:
+    stmt = select(App).where(App.client_id == client_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_apps(session: AsyncSession) -> Sequence[App]:
+    return (await session.execute(select(App).order_by(App.id))).scalars().all()
+
+
+async def token_by_access(session: AsyncSession, access_hash: str) -> OAuthToken | None:
+    stmt = select(OAuthToken).where(OAuthToken.access_hash == access_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def token_by_refresh(session: AsyncSession, refresh_hash: str) -> OAuthToken | None:
+    stmt = select(OAuthToken).where(OAuthToken.refresh_hash == refresh_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def code_by_hash(session: AsyncSession, code_hash: str) -> OAuthCode | None:
+    stmt = select(OAuthCode).where(OAuthCode.code_hash == code_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()

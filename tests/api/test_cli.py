@@ -1,0 +1,155 @@
+"""The command line: first start of `b24tel serve`, graceful shutdown, admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from b24tel.cli.main import cli
+from b24tel.config import Settings
+from b24tel.db.engine import Database
+from tests.conftest import free_port, reset_database
+from tests.helpers import assert_time_block
+
+
+def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "b24tel",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    url = ""
+    deadline = time.monotonic() + 30
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"b24tel serve exited with {proc.returncode}")
+        if match := re.search(r"Webhook URL: (\S+)", line):
+            url = match.group(1)
+        if "Uvicorn running" in line or "Application startup complete" in line:
+            break
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    return proc, url
+
+
+def test_serve_first_start_then_graceful_shutdown(tmp_path: Path) -> None:
+    port = free_port()
+    proc, url = _start(tmp_path, port)
+    try:
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/rest/1/[0-9a-f]{{16}}/", url), url
+        body = httpx.get(url + "server.time").json()
+        assert isinstance(body["result"], str)
+        assert_time_block(body["time"])
+        assert (tmp_path / "data" / "b24tel.db").exists()
+
+        # an in-flight request (its body still arriving) finishes after SIGTERM
+        def slow_body():  # type: ignore[no-untyped-def]
+            yield b"a=1"
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(1.0)
+            yield b"&b=2"
+
+        response = httpx.post(
+            url + "server.time",
+            content=slow_body(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code == 200 and "result" in response.json()
+        # uvicorn re-raises the signal it caught once shutdown is complete
+        assert proc.wait(20) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the second start does not create another webhook
+    proc, url = _start(tmp_path, port)
+    try:
+        assert url == ""
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) in (0, -signal.SIGINT)
+
+
+@pytest.fixture
+def runner(settings: Settings) -> CliRunner:
+    async def reset() -> None:
+        db = Database(settings.effective_database_url)
+        await reset_database(db)
+        await db.dispose()
+
+    asyncio.run(reset())
+    return CliRunner(
+        env={
+            "B24TEL_DATABASE_URL": settings.effective_database_url,
+            "B24TEL_DATA_DIR": settings.data_dir,
+        }
+    )
+
+
+def test_admin_commands(runner: CliRunner) -> None:
+    out = runner.invoke(cli, ["users", "add", "--name", "Ann", "--inner-number", "101", "--admin"])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == "1"
+    out = runner.invoke(cli, ["users", "list"])
+    assert "1\tY\tY\t101\tAnn" in out.output
+    out = runner.invoke(
+        cli,
+        [
+            "webhooks",
+            "create",
+            "--user",
+            "1",
+            "--scope",
+            "telephony,crm,user",
+            "--code",
+            "mycode123",
+        ],
+    )
+    assert out.exit_code == 0 and out.output.strip().endswith("/rest/1/mycode123/"), out.output
+    out = runner.invoke(cli, ["webhooks", "create", "--user", "1", "--scope", "nonsense"])
+    assert out.exit_code != 0 and "unknown scope" in out.output
+    out = runner.invoke(cli, ["webhooks", "create", "--user", "1", "--code", "mycode123"])
+    assert out.exit_code != 0 and "already exists" in out.output
+    out = runner.invoke(cli, ["webhooks", "list"])
+    assert "1\t1\tactive\tcrm,telephony,user" in out.output
+    assert runner.invoke(cli, ["webhooks", "revoke", "1"]).exit_code == 0
+    assert "revoked" in runner.invoke(cli, ["webhooks", "list"]).output
+    assert runner.invoke(cli, ["webhooks", "revoke", "1"]).exit_code != 0
+    out = runner.invoke(cli, ["apps", "create", "--name", "Connector"])
+    assert re.search(r"client_id: local\.[0-9a-f]{13}\.\d{8}", out.output), out.output
+    out = runner.invoke(cli, ["apps", "token", "--app", "1", "--user", "1"])
+    assert re.search(r"access_token: [0-9a-f]{70}\nrefresh_token: [0-9a-f]{70}", out.output)
+    assert runner.invoke(cli, ["apps", "token", "--app", "9", "--user", "1"]).exit_code != 0
+    out = runner.invoke(cli, ["apps", "code", "--app", "1", "--user", "1"])
+    assert re.fullmatch(r"[0-9a-f]{32}\n", out.output)
+
+
+def test_dev_cert(tmp_path: Path) -> None:
+    out = CliRunner().invoke(cli, ["dev-cert", "--out", str(tmp_path / "tls")])
+    assert out.exit_code == 0, out.output
+    for name in ("ca.pem", "server.pem", "server.key"):
+        assert (tmp_path / "tls" / name).stat().st_size > 0
+    assert "SSL_CERT_FILE" in out.output

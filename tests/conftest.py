@@ -1,0 +1,231 @@
+"""Test fixtures: the real app on real databases.
+
+Every test that uses ``app``/``client`` runs on SQLite, and again on PostgreSQL when
+``B24TEL_TEST_POSTGRES_URL`` is set (CI sets it). Each backend gets a fresh database,
+migrated once per session; tables are emptied before every test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from b24tel.app import create_app
+from b24tel.clock import Clock, FakeClock
+from b24tel.config import Settings
+from b24tel.db import migrate
+from b24tel.db.engine import Database, make_migration_engine
+from b24tel.db.models import metadata
+from b24tel.services import Services
+from b24tel.users import service as users
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "audio"
+
+WEBHOOK_CODE = "secretcode"
+POSTGRES_ENV = "B24TEL_TEST_POSTGRES_URL"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = make_migration_engine(url)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "b24tel.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    server = make_url(os.environ[POSTGRES_ENV])
+    name = f"b24tel_test_{secrets.token_hex(4)}"
+    asyncio.run(_admin(server.render_as_string(hide_password=False), f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    asyncio.run(
+        _admin(server.render_as_string(hide_password=False), f'DROP DATABASE "{name}" WITH (FORCE)')
+    )
+
+
+async def reset_database(db: Database) -> None:
+    tables = [t.name for t in metadata.sorted_tables]
+    async with db.engine.connect() as conn:
+        if db.is_sqlite:
+            async with conn.begin():
+                for name in reversed(tables):
+                    await conn.execute(text(f'DELETE FROM "{name}"'))
+                seq = await conn.execute(
+                    text("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+                )
+                if seq.first():
+                    await conn.execute(text("DELETE FROM sqlite_sequence"))
+        else:
+            async with conn.begin():
+                quoted = ", ".join(f'"{t}"' for t in tables)
+                await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings.load(
+        env={},
+        data_dir=str(tmp_path / "data"),
+        database_url=database_url,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+class Harness:
+    """The app, its services and a client, plus seeding helpers."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self.services: Services = app.state.services
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    async def add_user(self, **kwargs: Any) -> int:
+        kwargs.setdefault("name", "User")
+        async with self.db.transaction() as s:
+            user = await users.create_user(s, self.services.clock.now(), **kwargs)
+            return user.id
+
+    async def add_webhook(
+        self, user_id: int, scopes: str | None = None, code: str | None = None
+    ) -> str:
+        scope_set = (
+            users.parse_scopes(scopes) if scopes is not None else frozenset(users.ALL_SCOPES)
+        )
+        async with self.db.transaction() as s:
+            _, secret = await users.create_webhook(
+                s, self.services.clock.now(), user_id=user_id, scopes=scope_set, code=code
+            )
+        return f"/rest/{user_id}/{secret}/"
+
+    async def add_app(self, scopes: str | None = None) -> tuple[Any, str]:
+        scope_set = (
+            users.parse_scopes(scopes) if scopes is not None else frozenset(users.ALL_SCOPES)
+        )
+        async with self.db.transaction() as s:
+            return await users.create_app(
+                s, self.services.clock.now(), name="Test app", scopes=scope_set
+            )
+
+    async def token(self, app: Any, user_id: int) -> users.TokenPair:
+        settings = self.services.settings
+        async with self.db.transaction() as s:
+            return await users.issue_tokens(
+                s,
+                self.services.clock.now(),
+                app,
+                user_id,
+                access_ttl=settings.access_token_ttl,
+                refresh_ttl=settings.refresh_token_ttl,
+            )
+
+    async def call(
+        self, hook: str, method: str, params: Any = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.client.post(hook + method, json=params or {}, **kwargs)
+
+
+@pytest.fixture
+async def harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+    app = create_app(settings, clock)
+    await reset_database(app.state.services.db)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Harness(app, client)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def hook(harness: Harness) -> str:
+    """User 1 (admin, inner number 101) with the webhook code `secretcode`, every scope."""
+    uid = await harness.add_user(name="Admin", admin=True, inner_number="101")
+    return await harness.add_webhook(uid, code=WEBHOOK_CODE)
+
+
+# --- a real server on 127.0.0.1 -------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, app: Any, *, ssl: tuple[str, str] | None = None) -> None:
+        self.app = app
+        self.port = free_port()
+        scheme = "https" if ssl else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ssl_certfile=ssl[0] if ssl else None,
+            ssl_keyfile=ssl[1] if ssl else None,
+            h11_max_incomplete_event_size=4 * 1024 * 1024,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from b24tel.cli.devcert import make_dev_cert
+
+    return make_dev_cert(tmp_path_factory.mktemp("tls"))

@@ -1,0 +1,54 @@
+"""The settings registry and its generated documentation."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from b24tel.config import Settings, SettingsError, render_docs
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_every_setting_is_documented_and_docs_are_current() -> None:
+    for f in dataclasses.fields(Settings):
+        assert f.metadata.get("help"), f"setting {f.name} has no help text"
+    assert DOCS.read_text(encoding="utf-8") == render_docs(), (
+        "docs/configuration.md is out of date: run `b24tel config docs --out docs/configuration.md`"
+    )
+
+
+def test_precedence_toml_env_override(tmp_path: Path) -> None:
+    toml = tmp_path / "b.toml"
+    toml.write_text('port = 9000\ntimezone = "Europe/Berlin"\nrate_limit = "standard"\n')
+    s = Settings.load(env={"B24TEL_PORT": "9100"}, config_file=toml)
+    assert (s.port, s.timezone, s.rate_limit_params) == (9100, "Europe/Berlin", (50, 2.0))
+    assert Settings.load(env={"B24TEL_PORT": "9100"}, config_file=toml, port=9200).port == 9200
+
+
+def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
+    s = Settings.load(env={}, data_dir=str(tmp_path))
+    assert s.effective_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/b24tel.db"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"B24TEL_PORT": "eighty"}, "port"),
+        ({"B24TEL_RATE_LIMIT": "lots"}, "rate_limit"),
+        ({"B24TEL_TIMEZONE": "Mars/Base"}, "timezone"),
+        ({"B24TEL_TLS_CERT": "x.pem"}, "tls_key"),
+    ],
+)
+def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.load(env=env)
+
+
+def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:
+    toml = tmp_path / "b.toml"
+    toml.write_text("prot = 1\n")
+    with pytest.raises(SettingsError, match="unknown setting"):
+        Settings.load(env={}, config_file=toml)

@@ -1,0 +1,55 @@
+"""PHP-compatible JSON and the time block (behavior.md §4.6–4.7)."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import ZoneInfo
+
+from b24tel.rest.envelope import ListResult, Timing, encode_json, success_body
+
+
+def test_php_escapes() -> None:
+    out = encode_json({"u": "https://a/b?x=1&y=<z>'", "q": 'say "hi"', "bs": "a\\"})
+    assert out == (
+        b'{"u":"https:\\/\\/a\\/b?x=1\\u0026y=\\u003Cz\\u003E\\u0027",'
+        b'"q":"say \\u0022hi\\u0022","bs":"a\\\\"}'
+    )
+    assert json.loads(out) == {"u": "https://a/b?x=1&y=<z>'", "q": 'say "hi"', "bs": "a\\"}
+
+
+def test_non_ascii_is_raw_utf8_and_empty_map_is_list() -> None:
+    assert encode_json({"n": "Иван", "e": {}}) == '{"n":"Иван","e":[]}'.encode()
+
+
+def test_whole_floats_print_without_fraction() -> None:
+    assert encode_json({"a": 0.0, "b": 2.0, "c": 0.25}) == b'{"a":0,"b":2,"c":0.25}'
+
+
+def test_time_block_types() -> None:
+    t = Timing(start=1700000000.75, handler_start=1700000000.8, handler_end=1700000001.1)
+    block = t.block(1700000001.2, ZoneInfo("Europe/Berlin"))
+    assert block["start"] == 1700000000 and isinstance(block["start"], int)
+    assert isinstance(block["finish"], float) and isinstance(block["duration"], float)
+    assert block["processing"] == 1 and isinstance(block["processing"], int)
+    assert block["date_start"] == "2023-11-14T23:13:20+01:00"
+    assert block["operating_reset_at"] == 1700000600 and block["operating"] == 0
+    assert set(block) == {
+        "start",
+        "finish",
+        "duration",
+        "processing",
+        "date_start",
+        "date_finish",
+        "operating_reset_at",
+        "operating",
+    }
+
+
+def test_list_envelope_hoists_next_and_total() -> None:
+    body = success_body(ListResult.page(list(range(50)), 120, 50), {"t": 1})
+    assert list(body) == ["result", "next", "total", "time"]
+    assert body["next"] == 100 and body["total"] == 120
+    last = success_body(ListResult.page([1], 51, 50), None)
+    assert "next" not in last and last["total"] == 51
+    uncounted = success_body(ListResult.page([1], None, 0), None)
+    assert "next" not in uncounted and uncounted["total"] == 0
