@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from b24tel.app import create_app
+from b24tel.cli.serve import HTTP_IMPL, MAX_REQUEST_HEAD
 from b24tel.clock import Clock, FakeClock
 from b24tel.config import Settings
 from b24tel.db import migrate
@@ -205,7 +206,8 @@ class LiveServer:
             log_level="warning",
             ssl_certfile=ssl[0] if ssl else None,
             ssl_keyfile=ssl[1] if ssl else None,
-            h11_max_incomplete_event_size=4 * 1024 * 1024,
+            http=HTTP_IMPL,
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

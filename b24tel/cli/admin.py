@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from b24tel.cli.main import Ctx, run_db
+from b24tel.cli.base import Ctx, run_db
 from b24tel.cli.serve import webhook_url
 from b24tel.clock import Clock
 from b24tel.db.engine import Database

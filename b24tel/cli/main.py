@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from b24tel.config import Settings, SettingsError, render_docs
-from b24tel.db.engine import Database
-
-T = TypeVar("T")
-
-
-class Ctx:
-    def __init__(self, config: str | None, data_dir: str | None) -> None:
-        self.config = config
-        self.data_dir = data_dir
-
-    def settings(self, **overrides: Any) -> Settings:
-        try:
-            return Settings.load(config_file=self.config, data_dir=self.data_dir, **overrides)
-        except (SettingsError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = Database(settings.effective_database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
+from b24tel.cli import admin, devcert, serve
+from b24tel.cli.base import Ctx
+from b24tel.config import render_docs
 
 
 @click.group()
@@ -45,17 +18,6 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
 def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     """b24tel — a server that speaks Bitrix24's REST protocol for external telephony."""
     ctx.obj = Ctx(config, data_dir)
-
-
-def _register() -> None:
-    from b24tel.cli import admin, devcert, serve
-
-    cli.add_command(serve.serve)
-    cli.add_command(serve.db)
-    cli.add_command(admin.users)
-    cli.add_command(admin.webhooks)
-    cli.add_command(admin.apps)
-    cli.add_command(devcert.dev_cert)
 
 
 @cli.group()
@@ -74,4 +36,5 @@ def config_docs(out: str | None) -> None:
         click.echo(text, nl=False)
 
 
-_register()
+for command in (serve.serve, serve.db, admin.users, admin.webhooks, admin.apps, devcert.dev_cert):
+    cli.add_command(command)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from b24tel.app import create_app
 from b24tel.cli.main import cli
 from b24tel.config import Settings
 from b24tel.db.engine import Database
@@ -109,7 +110,23 @@ def runner(settings: Settings) -> CliRunner:
     )
 
 
-def test_admin_commands(runner: CliRunner) -> None:
+async def _profile_with_token(settings: Settings, token: str) -> list[str]:
+    """The printed token works in the query, a form body and a Bearer header."""
+    app = create_app(settings)
+    ids = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for response in (
+                await client.get(f"/rest/profile?auth={token}"),
+                await client.post("/rest/profile.json", data={"auth": token}),
+                await client.post("/rest/profile", headers={"Authorization": f"Bearer {token}"}),
+            ):
+                ids.append(response.json()["result"]["ID"])
+    return ids
+
+
+def test_admin_commands(runner: CliRunner, settings: Settings) -> None:
     out = runner.invoke(cli, ["users", "add", "--name", "Ann", "--inner-number", "101", "--admin"])
     assert out.exit_code == 0, out.output
     assert out.output.strip() == "1"
@@ -143,6 +160,8 @@ def test_admin_commands(runner: CliRunner) -> None:
     out = runner.invoke(cli, ["apps", "token", "--app", "1", "--user", "1"])
     assert re.search(r"access_token: [0-9a-f]{70}\nrefresh_token: [0-9a-f]{70}", out.output)
     assert runner.invoke(cli, ["apps", "token", "--app", "9", "--user", "1"]).exit_code != 0
+    access = re.search(r"access_token: (\w+)", out.output).group(1)  # type: ignore[union-attr]
+    assert asyncio.run(_profile_with_token(settings, access)) == ["1", "1", "1"]
     out = runner.invoke(cli, ["apps", "code", "--app", "1", "--user", "1"])
     assert re.fullmatch(r"[0-9a-f]{32}\n", out.output)
 
