@@ -14,6 +14,7 @@ from starlette.routing import Route
 from b24tel import errors
 from b24tel.clock import Clock
 from b24tel.config import Settings
+from b24tel.crm import methods as crm_methods
 from b24tel.db import state
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError
@@ -32,6 +33,7 @@ def build_registry() -> Registry:
     system.register(registry)
     batch.register(registry)
     user_methods.register(registry)
+    crm_methods.register(registry)
     return registry
 
 

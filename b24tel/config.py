@@ -86,6 +86,16 @@ class Settings:
         "10-minute window before it answers 429 `OPERATION_TIME_LIMIT`; 0 turns the check "
         "off (time is still reported in `time.operating`).",
     )
+    # --- CRM and recordings ---------------------------------------------------------------
+    phone_region: str = setting(
+        "RU",
+        "Region (ISO 3166 code) for phone numbers written without a country code: "
+        "`8 916 000 12 34` is read as +7 916 000 12 34 with `RU`.",
+        example="DE",
+    )
+    download_link_ttl: int = setting(
+        86400, "Seconds a signed recording download link (`FILES[].url`, `DOWNLOAD_URL`) works."
+    )
     # --- auth -----------------------------------------------------------------------------
     access_token_ttl: int = setting(3600, "Lifetime of OAuth access tokens, seconds.")
     refresh_token_ttl: int = setting(
@@ -155,6 +165,10 @@ class Settings:
             ZoneInfo(self.timezone)
         except Exception as exc:
             raise SettingsError(f"unknown timezone {self.timezone!r}") from exc
+        import phonenumbers
+
+        if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise SettingsError(f"unknown phone_region {self.phone_region!r}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key must be given together")
 

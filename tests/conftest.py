@@ -72,8 +72,12 @@ def database_url(
     )
 
 
+# filled by migrations (reference lists), not by tests
+SEEDED_TABLES = {"crm_statuses"}
+
+
 async def reset_database(db: Database) -> None:
-    tables = [t.name for t in metadata.sorted_tables]
+    tables = [t.name for t in metadata.sorted_tables if t.name not in SEEDED_TABLES]
     async with db.engine.connect() as conn:
         if db.is_sqlite:
             async with conn.begin():
@@ -83,7 +87,9 @@ async def reset_database(db: Database) -> None:
                     text("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
                 )
                 if seq.first():
-                    await conn.execute(text("DELETE FROM sqlite_sequence"))
+                    await conn.execute(
+                        text("DELETE FROM sqlite_sequence WHERE name != 'crm_statuses'")
+                    )
         else:
             async with conn.begin():
                 quoted = ", ".join(f'"{t}"' for t in tables)

@@ -49,11 +49,17 @@ def users_add(obj: Ctx, **opts: Any) -> None:
     async def work(db: Database) -> int:
         async with db.transaction() as s:
             user = await service.create_user(
-                s, Clock().now(), name=opts["name"], last_name=opts["last_name"],
-                email=opts["email"], inner_number=opts["inner_number"], admin=opts["admin"],
-                work_phone=opts["work_phone"], personal_mobile=opts["mobile"],
+                s,
+                Clock().now(),
+                name=opts["name"],
+                last_name=opts["last_name"],
+                email=opts["email"],
+                inner_number=opts["inner_number"],
+                admin=opts["admin"],
+                work_phone=opts["work_phone"],
+                personal_mobile=opts["mobile"],
                 active=not opts["inactive"],
-            )  # fmt: skip
+            )
             return user.id
 
     click.echo(run_db(obj.settings(), work))
@@ -71,8 +77,10 @@ def users_list(obj: Ctx) -> None:
     click.echo("ID\tACTIVE\tADMIN\tINNER\tNAME")
     for u in run_db(obj.settings(), work):
         name = f"{u.name} {u.last_name}".strip()
-        click.echo(f"{u.id}\t{'Y' if u.active else 'N'}\t{'Y' if u.admin else 'N'}\t"
-                   f"{u.uf_phone_inner or ''}\t{name}")  # fmt: skip
+        click.echo(
+            f"{u.id}\t{'Y' if u.active else 'N'}\t{'Y' if u.admin else 'N'}\t"
+            f"{u.uf_phone_inner or ''}\t{name}"
+        )
 
 
 # --- webhooks -------------------------------------------------------------------------------
@@ -85,8 +93,13 @@ def webhooks() -> None:
 
 @webhooks.command("create")
 @click.option("--user", "user_id", required=True, type=int, help="Owner user ID.")
-@click.option("--scope", "scopes", default=",".join(service.ALL_SCOPES), show_default=True,
-              help="Comma-separated scopes.")  # fmt: skip
+@click.option(
+    "--scope",
+    "scopes",
+    default=",".join(service.ALL_SCOPES),
+    show_default=True,
+    help="Comma-separated scopes.",
+)
 @click.option("--code", default=None, help="Secret code (random when omitted).")
 @click.option("--title", default="")
 @click.pass_obj
@@ -98,9 +111,13 @@ def webhooks_create(obj: Ctx, user_id: int, scopes: str, code: str | None, title
         async with db.transaction() as s:
             try:
                 _, secret = await service.create_webhook(
-                    s, Clock().now(), user_id=user_id, scopes=_scopes(scopes), code=code,
+                    s,
+                    Clock().now(),
+                    user_id=user_id,
+                    scopes=_scopes(scopes),
+                    code=code,
                     title=title,
-                )  # fmt: skip
+                )
             except ValueError as exc:
                 raise _fail(exc) from exc
             return secret
@@ -155,8 +172,9 @@ def apps_create(obj: Ctx, name: str, scopes: str) -> None:
 
     async def work(db: Database) -> tuple[int, str, str]:
         async with db.transaction() as s:
-            app, secret = await service.create_app(s, Clock().now(), name=name,
-                                                   scopes=_scopes(scopes))  # fmt: skip
+            app, secret = await service.create_app(
+                s, Clock().now(), name=name, scopes=_scopes(scopes)
+            )
             return app.id, app.client_id, secret
 
     app_id, client_id, secret = run_db(obj.settings(), work)
@@ -198,15 +216,21 @@ def apps_token(obj: Ctx, app_id: int, user_id: int) -> None:
         async with db.transaction() as s:
             try:
                 return await service.issue_tokens(
-                    s, Clock().now(), app, user_id, access_ttl=settings.access_token_ttl,
+                    s,
+                    Clock().now(),
+                    app,
+                    user_id,
+                    access_ttl=settings.access_token_ttl,
                     refresh_ttl=settings.refresh_token_ttl,
-                )  # fmt: skip
+                )
             except ValueError as exc:
                 raise _fail(exc) from exc
 
     pair = run_db(settings, work)
-    click.echo(f"access_token: {pair.access_token}\nrefresh_token: {pair.refresh_token}\n"
-               f"expires_in: {pair.expires_in}")  # fmt: skip
+    click.echo(
+        f"access_token: {pair.access_token}\nrefresh_token: {pair.refresh_token}\n"
+        f"expires_in: {pair.expires_in}"
+    )
 
 
 @apps.command("code")

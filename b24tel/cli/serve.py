@@ -47,9 +47,12 @@ async def bootstrap(settings: Settings) -> str | None:
                 return None
             user = await users.create_user(session, now, name="Admin", admin=True)
             _, code = await users.create_webhook(
-                session, now, user_id=user.id, scopes=frozenset(users.ALL_SCOPES),
+                session,
+                now,
+                user_id=user.id,
+                scopes=frozenset(users.ALL_SCOPES),
                 title="created on first start",
-            )  # fmt: skip
+            )
             return webhook_url(settings, user.id, code)
     finally:
         await db.dispose()
@@ -76,8 +79,11 @@ def prepare_database(settings: Settings, upgrade: bool) -> None:
 @click.option("--port", default=None, type=int, help="Listen port (default 8080).")
 @click.option("--tls-cert", default=None, help="PEM certificate chain for HTTPS.")
 @click.option("--tls-key", default=None, help="PEM private key for HTTPS.")
-@click.option("--upgrade/--no-upgrade", default=False,
-              help="Upgrade a non-SQLite database schema before serving.")  # fmt: skip
+@click.option(
+    "--upgrade/--no-upgrade",
+    default=False,
+    help="Upgrade a non-SQLite database schema before serving.",
+)
 @click.pass_obj
 def serve(
     obj: Ctx,

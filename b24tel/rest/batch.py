@@ -50,8 +50,12 @@ def _follow(value: Any, path: list[str]) -> Any:
 class _State:
     def __init__(self) -> None:
         self.sections: dict[str, dict[Any, Any]] = {
-            "result": {}, "error": {}, "total": {}, "next": {}, "time": {},
-        }  # fmt: skip
+            "result": {},
+            "error": {},
+            "total": {},
+            "next": {},
+            "time": {},
+        }
 
     def lookup(self, section: str, path: list[str]) -> tuple[bool, Any]:
         data = self.sections[section.lower()]
@@ -157,9 +161,14 @@ async def _run_one(ctx: CallContext, state: _State, command: str) -> pipeline.Ou
     for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
         params.pop(name, None)
     return await pipeline.call(
-        ctx.services, ctx.caller, spec, params,
-        base_url=ctx.base_url, in_batch=True, insufficient_scope_text="",
-    )  # fmt: skip
+        ctx.services,
+        ctx.caller,
+        spec,
+        params,
+        base_url=ctx.base_url,
+        in_batch=True,
+        insufficient_scope_text="",
+    )
 
 
 def register(registry: Registry) -> None:

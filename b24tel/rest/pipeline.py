@@ -59,9 +59,11 @@ async def call(
     finally:
         timing.handler_end = clock.time()
         timing.operating, timing.operating_reset_at = services.operating.record(
-            caller.limit_key, spec.name, timing.handler_start,
+            caller.limit_key,
+            spec.name,
+            timing.handler_start,
             timing.handler_end - timing.handler_start,
-        )  # fmt: skip
+        )
     if spec.is_list and not isinstance(result, ListResult):
         raise TypeError(f"list method {spec.name} returned {type(result).__name__}")
     return Outcome(result, timing, clock.time())

@@ -16,14 +16,20 @@ USER_SCOPES = frozenset({"user_basic", "user_brief"})
 
 
 def register(registry: Registry) -> None:
-    @registry.method("user.get", scope="user", params=UserGetParams, is_list=True,
-                     alt_scopes=USER_SCOPES)  # fmt: skip
+    @registry.method(
+        "user.get", scope="user", params=UserGetParams, is_list=True, alt_scopes=USER_SCOPES
+    )
     async def user_get(ctx: CallContext, p: UserGetParams) -> Any:
         async with ctx.db.transaction(readonly=True) as s:
             return await service.search_users(
-                s, filters=p.filters(), order=p.ordering(), start=ctx.start,
-                tz=ctx.services.tz, scopes=ctx.caller.scopes, select_=p.select,
-            )  # fmt: skip
+                s,
+                filters=p.filters(),
+                order=p.ordering(),
+                start=ctx.start,
+                tz=ctx.services.tz,
+                scopes=ctx.caller.scopes,
+                select_=p.select,
+            )
 
     @registry.method("user.current", scope="user", alt_scopes=USER_SCOPES)
     async def user_current(ctx: CallContext, p: NoParams) -> Any:

@@ -58,16 +58,22 @@ async def token_endpoint(request: Request) -> Response:
         async with services.db.transaction() as session:
             if grant == "refresh_token":
                 pair = await service.refresh_tokens(
-                    session, now, client_id=params.get("client_id", ""),
+                    session,
+                    now,
+                    client_id=params.get("client_id", ""),
                     client_secret=params.get("client_secret", ""),
-                    refresh_token=params.get("refresh_token", ""), **ttl,
-                )  # fmt: skip
+                    refresh_token=params.get("refresh_token", ""),
+                    **ttl,
+                )
             elif grant == "authorization_code":
                 pair = await service.exchange_code(
-                    session, now, client_id=params.get("client_id", ""),
+                    session,
+                    now,
+                    client_id=params.get("client_id", ""),
                     client_secret=params.get("client_secret", ""),
-                    code=params.get("code", ""), **ttl,
-                )  # fmt: skip
+                    code=params.get("code", ""),
+                    **ttl,
+                )
             else:
                 raise OAuthError("invalid_request", "Unsupported grant_type")
     except OAuthError as exc:

@@ -187,9 +187,14 @@ async def issue_tokens(
     )
     await repo.add(session, token)
     return TokenPair(
-        access, refresh, int(token.access_expires_at.timestamp()), access_ttl, app.scopes,
-        user_id, app,
-    )  # fmt: skip
+        access,
+        refresh,
+        int(token.access_expires_at.timestamp()),
+        access_ttl,
+        app.scopes,
+        user_id,
+        app,
+    )
 
 
 async def authenticate_token(session: AsyncSession, now: dt.datetime, access: str) -> Caller:

@@ -1,0 +1,68 @@
+"""The phone-number normaliser: one key for every way a number is written.
+
+``+7 (916) 000-12-34``, ``79160001234``, ``8 916 000 12 34`` (region RU), ``0079160001234``
+and `` 79160001234`` (a ``+`` that became a space in a raw query string) all give
+``79160001234``. Extensions are cut off (duplicates ignore them, protocol.md §6.4). Numbers
+the phonenumbers library cannot place (short extensions, service numbers) keep their
+digits.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+
+_EXTENSION = re.compile(r"(?:ext\.?|extension|доб\.?|x|#|;|,)\s*\d*\s*$", re.IGNORECASE)
+_NON_DIGIT = re.compile(r"\D")
+
+
+def _e164_digits(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return f"{number.country_code}{number.national_number}"
+
+
+@lru_cache(maxsize=65536)
+def normalize(raw: str, region: str = "RU") -> str | None:
+    """The lookup key of a phone number (digits, E.164 without ``+`` when the number is
+    valid), or None when it has no digits."""
+    text = _EXTENSION.sub("", raw.strip()) or raw.strip()
+    digits = _NON_DIGIT.sub("", text)
+    if not digits:
+        return None
+    candidates: list[tuple[str, str | None]] = []
+    if text.startswith("+"):
+        candidates.append(("+" + digits, None))
+    elif digits.startswith("00"):
+        candidates.append(("+" + digits[2:], None))
+    candidates.append((text, region))
+    candidates.append(("+" + digits, None))
+    for candidate, cand_region in candidates:
+        key = _e164_digits(candidate, cand_region)
+        if key:
+            return key
+    return digits
+
+
+def strip_to_dialable(raw: str) -> str:
+    """What the reference keeps of a caller number: digits and ``# * + , ;``
+    (behavior.md §3.1 step 6)."""
+    return re.sub(r"[^0-9#*+,;]", "", raw)
+
+
+def formatted(raw: str, region: str = "RU") -> str:
+    """A human form for titles and subjects (``+7 916 000-12-34``); the raw text when the
+    number cannot be parsed."""
+    try:
+        number = phonenumbers.parse(raw if raw.startswith("+") else "+" + raw, None)
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        pass
+    return raw
