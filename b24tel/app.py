@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -18,6 +19,10 @@ from b24tel.crm import methods as crm_methods
 from b24tel.db import state
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError
+from b24tel.recordings import methods as recording_methods
+from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
+from b24tel.recordings.service import Recordings
+from b24tel.recordings.storage import LocalStorage, open_storage
 from b24tel.rest import batch, system
 from b24tel.rest.endpoint import ANY_METHOD, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
@@ -34,7 +39,34 @@ def build_registry() -> Registry:
     batch.register(registry)
     user_methods.register(registry)
     crm_methods.register(registry)
+    recording_methods.register(registry)
     return registry
+
+
+def build_recordings(settings: Settings, clock: Clock) -> Recordings:
+    storage = open_storage(
+        settings.storage_url, data_dir=settings.data_dir, s3=settings.s3_options()
+    )
+    # staging beside the recordings when they are local, so storing is a rename
+    staging = (
+        storage.tmp
+        if isinstance(storage, LocalStorage)
+        else Path(settings.data_dir).resolve() / "tmp"
+    )
+    return Recordings(storage, staging, clock)
+
+
+def build_fetcher(settings: Settings) -> SafeFetcher:
+    return SafeFetcher(
+        FetchPolicy(
+            allowlist=parse_allowlist(settings.record_url_allowlist),
+            connect_timeout=settings.record_url_connect_timeout,
+            read_timeout=settings.record_url_read_timeout,
+            total_timeout=settings.record_url_timeout,
+            max_size=settings.record_url_max_size,
+            verify_tls=settings.record_url_verify_tls,
+        )
+    )
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -47,6 +79,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         rate_limiter=RateLimiter(clock, settings.rate_limit_params),
         operating=OperatingLimiter(clock, settings.operating_limit),
         tz=ZoneInfo(settings.timezone),
+        recordings=build_recordings(settings, clock),
+        fetcher=build_fetcher(settings),
     )
 
 
@@ -80,6 +114,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             yield
         finally:
             await services.db.dispose()
+            await services.recordings.storage.close()
 
     app = Starlette(
         routes=[

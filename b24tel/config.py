@@ -93,6 +93,44 @@ class Settings:
         "`8 916 000 12 34` is read as +7 916 000 12 34 with `RU`.",
         example="DE",
     )
+    storage_url: str = setting(
+        "",
+        "Where recordings are stored: `file:///path` (local disk) or `s3://bucket/prefix` "
+        "(S3-compatible). Empty means `<data_dir>/recordings`.",
+        example="s3://recordings/b24tel",
+    )
+    s3_endpoint_url: str = setting(
+        "", "S3 endpoint for MinIO, Ceph and others; empty means AWS (or AWS_ENDPOINT_URL)."
+    )
+    s3_region: str = setting("", "S3 region; empty means the AWS default chain.")
+    s3_access_key_id: str = setting(
+        "", "S3 access key; empty means the standard AWS variables and config files."
+    )
+    s3_secret_access_key: str = setting("", "S3 secret key for `s3_access_key_id`.")
+    recording_retention_days: int = setting(
+        90,
+        "Days a replaced recording stays available as an earlier version before "
+        "`b24tel recordings gc` removes its bytes.",
+    )
+    record_url_allowlist: str = setting(
+        "",
+        "Networks (CIDR, comma-separated) a RECORD_URL may point into although they are "
+        "loopback, private, link-local or otherwise non-public — for PBXs on a LAN.",
+        example="192.168.10.0/24,127.0.0.1/32",
+    )
+    record_url_connect_timeout: float = setting(5.0, "Seconds to connect to a RECORD_URL.")
+    record_url_read_timeout: float = setting(
+        30.0, "Seconds a RECORD_URL server may stay silent while sending."
+    )
+    record_url_timeout: float = setting(
+        300.0, "Seconds a whole RECORD_URL download (redirects included) may take."
+    )
+    record_url_max_size: int = setting(
+        GIB, "Largest recording, in bytes, fetched from a RECORD_URL."
+    )
+    record_url_verify_tls: bool = setting(
+        True, "Verify RECORD_URL TLS certificates; turn off only for self-signed PBXs."
+    )
     download_link_ttl: int = setting(
         86400, "Seconds a signed recording download link (`FILES[].url`, `DOWNLOAD_URL`) works."
     )
@@ -169,8 +207,22 @@ class Settings:
 
         if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError(f"unknown phone_region {self.phone_region!r}")
+        from b24tel.recordings.fetcher import parse_allowlist
+
+        try:
+            parse_allowlist(self.record_url_allowlist)
+        except ValueError as exc:
+            raise SettingsError(f"record_url_allowlist: {exc}") from exc
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key must be given together")
+
+    def s3_options(self) -> dict[str, str]:
+        return {
+            "endpoint_url": self.s3_endpoint_url,
+            "region": self.s3_region,
+            "access_key_id": self.s3_access_key_id,
+            "secret_access_key": self.s3_secret_access_key,
+        }
 
     @property
     def rate_limit_params(self) -> tuple[int, float] | None:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
+from b24tel.recordings.fetcher import SafeFetcher
+from b24tel.recordings.service import Recordings
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.registry import Registry
 
@@ -22,6 +24,8 @@ class Services:
     rate_limiter: RateLimiter
     operating: OperatingLimiter
     tz: ZoneInfo
+    recordings: Recordings
+    fetcher: SafeFetcher
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

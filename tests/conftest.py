@@ -8,6 +8,7 @@ migrated once per session; tables are emptied before every test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -162,20 +163,53 @@ class Harness:
                 refresh_ttl=settings.refresh_token_ttl,
             )
 
+    async def store_recording(
+        self,
+        fixture: str,
+        *,
+        name: str | None = None,
+        folder: str = "2026-03",
+        call_id: str | None = None,
+    ) -> int:
+        """A fixture file through the recording store, as a committed file row."""
+        from b24tel.recordings.ingest import Staging
+
+        store = self.services.recordings
+        staging = Staging(store.staging_dir)
+        staging.write((FIXTURES / fixture).read_bytes())
+        stored = await store.from_staging(staging, folder)
+        async with self.db.transaction() as s:
+            row = await store.add_file(
+                s,
+                stored,
+                name=name or fixture,
+                folder=folder,
+                owner_id=1,
+                call_id=call_id,
+                source="content",
+            )
+            return row.id
+
     async def call(
         self, hook: str, method: str, params: Any = None, **kwargs: Any
     ) -> httpx.Response:
         return await self.client.post(hook + method, json=params or {}, **kwargs)
 
 
-@pytest.fixture
-async def harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def make_harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
     app = create_app(settings, clock)
     await reset_database(app.state.services.db)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Harness(app, client)
+
+
+@pytest.fixture
+async def harness(settings: Settings, clock: Clock) -> AsyncIterator[Harness]:
+    async with make_harness(settings, clock) as h:
+        yield h
 
 
 @pytest.fixture
@@ -237,3 +271,53 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from b24tel.cli.devcert import make_dev_cert
 
     return make_dev_cert(tmp_path_factory.mktemp("tls"))
+
+
+# --- S3: a moto server on 127.0.0.1 ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_settings(endpoint: str, bucket: str) -> dict[str, str]:
+    """Settings for a bucket on the moto server (created here)."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
+    return {
+        "storage_url": f"s3://{bucket}/recordings",
+        "s3_endpoint_url": endpoint,
+        "s3_region": "us-east-1",
+        "s3_access_key_id": "testing",
+        "s3_secret_access_key": "testing",
+    }
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def storage_settings(storage_backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    if storage_backend == "local":
+        return {}
+    endpoint = request.getfixturevalue("moto_endpoint")
+    return s3_settings(endpoint, f"b24tel-{secrets.token_hex(4)}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from b24tel.cli import admin, devcert, serve
+from b24tel.cli import admin, devcert, recordings, serve
 from b24tel.cli.base import Ctx
 from b24tel.config import render_docs
 
@@ -36,5 +36,13 @@ def config_docs(out: str | None) -> None:
         click.echo(text, nl=False)
 
 
-for command in (serve.serve, serve.db, admin.users, admin.webhooks, admin.apps, devcert.dev_cert):
+for command in (
+    serve.serve,
+    serve.db,
+    admin.users,
+    admin.webhooks,
+    admin.apps,
+    recordings.recordings,
+    devcert.dev_cert,
+):
     cli.add_command(command)

@@ -298,8 +298,9 @@ def decode_form(body: Body, lazy: LazyPaths) -> dict[str, Any]:
 
 def _split_ranges(body: Body) -> Iterator[tuple[int, int]]:
     offset, start = 0, 0
-    body.file.seek(0)
     while True:
+        # the caller reads the same file between our yields: seek every time
+        body.file.seek(offset)
         chunk = body.file.read(CHUNK)
         if not chunk:
             break

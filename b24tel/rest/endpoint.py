@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from b24tel import errors
 from b24tel.errors import ApiError
+from b24tel.recordings.download import download
 from b24tel.rest import auth, pipeline
 from b24tel.rest.decoding import decode_request, drain
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
@@ -72,6 +73,9 @@ async def _handle(services: Services, request: Request, timing: Timing) -> Respo
         if route is not None:
             raise ApiError("ERROR_TRANSPORT", "XML transport is not supported; use .json", 400)
         raise errors.method_not_found()
+    # file links are answered by their own handlers (behavior.md §4.3 step 6)
+    if route.method.lower() == "download":
+        return await download(services, request, route.webhook)
     # an unknown method is refused before authentication (behavior.md §4.3 step 5)
     spec = services.registry.find(route.method)
     if spec is None:

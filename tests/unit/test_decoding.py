@@ -121,3 +121,11 @@ async def test_multipart_fields_and_file() -> None:
     upload = d.params["file"]
     assert upload.filename == "r.mp3" and b"".join(upload.iter_bytes()) == b"\x00\x01DATA"
     d.close()
+
+
+async def test_large_form_value_beyond_one_chunk() -> None:
+    raw, b64 = _payload(3 * 1024 * 1024)
+    body = ("A=1&FILE_CONTENT=" + quote(b64, safe="") + "&Z=2").encode()
+    d = await decode("", "application/x-www-form-urlencoded", body)
+    assert base64.b64decode(b"".join(d.params["FILE_CONTENT"].iter_bytes())) == raw
+    assert d.params["A"] == "1" and d.params["Z"] == "2"

@@ -1,0 +1,80 @@
+"""``b24tel recordings verify|gc``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from b24tel.app import build_recordings
+from b24tel.cli.base import Ctx, run_db
+from b24tel.clock import Clock
+from b24tel.db.engine import Database
+from b24tel.recordings import ops
+
+
+@click.group()
+def recordings() -> None:
+    """Recording files and their storage."""
+
+
+@recordings.command("verify")
+@click.pass_obj
+def verify(obj: Ctx) -> None:
+    """Check that every file row has an object of the right size and hash, and every object
+    has a row. Exits with status 1 on any problem."""
+    settings = obj.settings()
+
+    async def work(db: Database) -> ops.Report:
+        store = build_recordings(settings, Clock())
+        try:
+            return await ops.verify(db, store)
+        finally:
+            await store.storage.close()
+
+    report = run_db(settings, work)
+    for problem in report.problems:
+        click.echo(f"PROBLEM {problem}")
+    click.echo(f"{report.checked} file(s) checked, {len(report.problems)} problem(s)")
+    if report.problems:
+        sys.exit(1)
+
+
+@recordings.command("gc")
+@click.option(
+    "--orphan-age",
+    default=3600,
+    show_default=True,
+    type=float,
+    help="Seconds an unreferenced object or interrupted write must be old.",
+)
+@click.option(
+    "--retention-days",
+    default=None,
+    type=int,
+    help="Override recording_retention_days for this run.",
+)
+@click.pass_obj
+def gc(obj: Ctx, orphan_age: float, retention_days: int | None) -> None:
+    """Remove replaced versions past retention, orphaned objects and leftovers of
+    interrupted writes."""
+    settings = obj.settings()
+
+    async def work(db: Database) -> ops.Report:
+        store = build_recordings(settings, Clock())
+        try:
+            return await ops.gc(
+                db,
+                store,
+                orphan_age=orphan_age,
+                retention_days=settings.recording_retention_days
+                if retention_days is None
+                else retention_days,
+            )
+        finally:
+            await store.storage.close()
+
+    report = run_db(settings, work)
+    for action in report.actions:
+        click.echo(action)
+    click.echo(f"{len(report.actions)} item(s) removed")

@@ -1,0 +1,118 @@
+"""``/rest/download.json``: a recording's bytes, by signed link or by normal REST auth.
+
+GET and HEAD; HTTP Range (single ranges: ``a-b``, ``a-``, ``-n``; 416 when unsatisfiable);
+``ETag`` (the sha256) with ``If-None-Match``; ``Content-Disposition`` safe for any name.
+Bytes stream from the storage backend without loading the file."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from b24tel import errors
+from b24tel.errors import ApiError
+from b24tel.recordings import links
+from b24tel.recordings import repository as repo
+from b24tel.recordings.models import RecordingFile
+from b24tel.rest import auth, phpquery
+from b24tel.rest.envelope import COMMON_HEADERS
+from b24tel.rest.params import opt_int
+from b24tel.services import Services
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def not_found(file_id: Any, status: int = 404) -> ApiError:
+    return ApiError("ERROR_NOT_FOUND", f"Could not find entity with id `{file_id}`", status)
+
+
+def content_disposition(name: str) -> str:
+    """Both forms: an ASCII fallback and the exact UTF-8 name (RFC 6266/5987)."""
+    fallback = re.sub(r'[^\x20-\x7e]|["\\]', "_", name) or "recording"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """(start, end) inclusive; None for the whole file; False when unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # multiple or malformed ranges: answer with the whole file
+    first, last = match.group(1), match.group(2)
+    if not first:  # suffix: the last n bytes
+        length = int(last)
+        if length == 0 or size == 0:
+            return False
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return False
+    return start, end
+
+
+async def resolve_file(
+    services: Services, request: Request, webhook: tuple[str, str] | None, params: dict[str, Any]
+) -> RecordingFile:
+    token = params.get("token")
+    if isinstance(token, str) and token:
+        claims = links.verify(services.secret, "download", token, services.clock.time())
+        file_id = opt_int(claims.get("f"))
+    else:
+        caller = await auth.authenticate(
+            services, webhook, auth.pop_token(params, request.headers.get("authorization"))
+        )
+        if "disk" not in caller.scopes:
+            raise errors.insufficient_scope()
+        file_id = opt_int(params.get("id"))
+        if file_id is None:
+            raise ApiError(
+                "ERROR_ARGUMENT",
+                "Invalid value of parameter {Parameter #0}",
+                400,
+                {"argument": "id"},
+            )
+    async with services.db.transaction(readonly=True) as session:
+        row = await repo.get(session, file_id) if file_id else None
+    if row is None or row.deleted_at is not None:
+        raise not_found(file_id)
+    return row
+
+
+async def download(
+    services: Services, request: Request, webhook: tuple[str, str] | None
+) -> Response:
+    params = phpquery.parse(request.url.query)
+    row = await resolve_file(services, request, webhook, params)
+    etag = f'"{row.sha256}"'
+    headers = {
+        **COMMON_HEADERS,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(row.name),
+        "Cache-Control": "private, max-age=0",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    size = row.size
+    wanted = byte_range(request.headers.get("range"), size)
+    if wanted is False:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+    start, end = wanted if wanted else (0, size - 1)
+    status = 206 if wanted else 200
+    if wanted:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(max(0, end - start + 1))
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=row.content_type)
+    try:  # fail before the status line if the object is gone
+        await services.recordings.storage.stat(row.storage_key)
+    except FileNotFoundError as exc:
+        raise not_found(row.id) from exc
+    body = services.recordings.storage.open(row.storage_key, start, end if size else None)
+    return StreamingResponse(body, status_code=status, headers=headers, media_type=row.content_type)

@@ -1,0 +1,224 @@
+"""Streaming ingestion: bytes from a request (base64 text, a multipart part, a download)
+are decoded, hashed (sha256), counted and written to a staging file chunk by chunk; nothing
+holds the whole recording in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterable, Iterable
+from pathlib import Path
+from typing import IO
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+BATCH = 1024 * 1024
+
+NOT_BASE64 = "File content is not properly encoded. Base64 encoding is expected."
+FILE_MISSING = "Error: required parameter file is not found"
+
+# line breaks and tabs are dropped; a space is a '+' lost in a raw query string (compat P4,
+# P9); the URL-safe alphabet maps onto the standard one
+_DROP = b"\r\n\t"
+_MAP = bytes.maketrans(b" -_", b"++/")
+
+
+class IngestError(Exception):
+    """Input that cannot become a recording; the message is the client's error text."""
+
+
+class Base64Error(IngestError):
+    def __init__(self) -> None:
+        super().__init__(NOT_BASE64)
+
+
+class Staging:
+    """A staging file with a running sha256 and size."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"ingest-{uuid.uuid4().hex}.part"
+        self._fh: IO[bytes] | None = self.path.open("wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if data:
+            assert self._fh is not None
+            self._hash.update(data)
+            self._fh.write(data)
+            self.size += len(data)
+
+    def finish(self) -> str:
+        """Flush to disk; the hex sha256."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.path.unlink(missing_ok=True)
+
+
+class Base64Decoder:
+    """Incremental, strict base64 → bytes (after the tolerances above)."""
+
+    def __init__(self, out: Staging) -> None:
+        self.out = out
+        self._carry = b""
+        self._done = False  # padding seen: nothing may follow
+        self.text_size = 0
+
+    def write(self, text: bytes) -> None:
+        data = self._carry + text.translate(_MAP, _DROP)
+        self.text_size += len(text)
+        usable = len(data) - len(data) % 4
+        self._carry = data[usable:]
+        if usable:
+            self._decode(data[:usable])
+
+    def _decode(self, block: bytes) -> None:
+        if self._done:
+            raise Base64Error()
+        try:
+            self.out.write(binascii.a2b_base64(block, strict_mode=True))
+        except binascii.Error as exc:
+            raise Base64Error() from exc
+        if block.endswith(b"="):
+            self._done = True
+
+    def finish(self) -> None:
+        tail = self._carry
+        if len(tail) == 1:
+            raise Base64Error()
+        if tail:
+            self._decode(tail + b"=" * (-len(tail) % 4))
+
+
+def consume(chunks: Iterable[bytes], sink: Staging | Base64Decoder) -> None:
+    """Feed a synchronous source (a spooled request value) through a sink; run in a
+    worker thread."""
+    for chunk in chunks:
+        sink.write(chunk)
+    if isinstance(sink, Base64Decoder):
+        sink.finish()
+
+
+async def consume_async(
+    chunks: AsyncIterable[bytes], sink: Staging | Base64Decoder, limit: int | None = None
+) -> None:
+    """Feed an asynchronous source (a download, a request stream); the writing happens in a
+    worker thread, in batches of about a megabyte."""
+    batch = bytearray()
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if limit is not None and total > limit:
+            raise SizeLimitError(limit)
+        batch += chunk
+        if len(batch) >= BATCH:
+            data, batch = bytes(batch), bytearray()
+            await asyncio.to_thread(sink.write, data)
+    if batch:
+        await asyncio.to_thread(sink.write, bytes(batch))
+    if isinstance(sink, Base64Decoder):
+        sink.finish()
+
+
+class SizeLimitError(IngestError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the recording exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+# --- multipart: the `file` part of an upload ------------------------------------------------
+
+
+class MultipartFile:
+    """Streams one named part of a ``multipart/form-data`` body into a sink, keeping the
+    other parts' small values. Used by the two-step upload (`upload.json`)."""
+
+    def __init__(self, field: str, sink_factory: callable) -> None:  # type: ignore[valid-type]
+        self.field = field
+        self.sink_factory = sink_factory
+        self.sink: Staging | None = None
+        self.filename: str | None = None
+        self.content_type = ""
+        self.found = False
+        self._headers: dict[bytes, bytes] = {}
+        self._hname = b""
+        self._hvalue = b""
+        self._active = False
+
+    def callbacks(self) -> dict[str, object]:
+        def header_field(data: bytes, start: int, end: int) -> None:
+            self._hname += data[start:end]
+
+        def header_value(data: bytes, start: int, end: int) -> None:
+            self._hvalue += data[start:end]
+
+        def header_end() -> None:
+            self._headers[self._hname.lower()] = self._hvalue
+            self._hname = self._hvalue = b""
+
+        return {
+            "on_part_begin": lambda: self._headers.clear(),
+            "on_header_field": header_field,
+            "on_header_value": header_value,
+            "on_header_end": header_end,
+            "on_headers_finished": self._headers_done,
+            "on_part_data": self._data,
+            "on_part_end": self._part_end,
+        }
+
+    def _headers_done(self) -> None:
+        _, opts = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = opts.get(b"name", b"").decode("utf-8", "replace")
+        self._active = name == self.field and not self.found
+        if self._active:
+            self.found = True
+            raw = opts.get(b"filename")
+            self.filename = None if raw is None else raw.decode("utf-8", "replace")
+            self.content_type = self._headers.get(b"content-type", b"").decode("latin-1")
+            self.sink = self.sink_factory()
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self._active and self.sink is not None:
+            self.sink.write(data[start:end])
+
+    def _part_end(self) -> None:
+        self._active = False
+
+
+async def read_multipart_file(
+    stream: AsyncIterable[bytes], content_type: str, field: str, sink_factory: callable, limit: int
+) -> MultipartFile:  # type: ignore[valid-type]
+    """Parse the body as it arrives; the ``field`` part goes straight into a sink (in a
+    worker thread, a batch at a time)."""
+    ctype, options = parse_options_header(content_type or "")
+    boundary = options.get(b"boundary")
+    if ctype.lower() != b"multipart/form-data" or not boundary:
+        raise IngestError(FILE_MISSING)
+    reader = MultipartFile(field, sink_factory)
+    parser = MultipartParser(boundary, reader.callbacks())
+    batch, total = bytearray(), 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise SizeLimitError(limit)
+        batch += chunk
+        if len(batch) >= BATCH:
+            data, batch = bytes(batch), bytearray()
+            await asyncio.to_thread(parser.write, data)
+    if batch:
+        await asyncio.to_thread(parser.write, bytes(batch))
+    parser.finalize()
+    return reader

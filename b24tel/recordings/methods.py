@@ -1,0 +1,72 @@
+"""REST handlers: ``disk.file.get`` for recording files (scope `disk`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from b24tel.errors import ApiError
+from b24tel.recordings import repository as repo
+from b24tel.recordings.download import not_found
+from b24tel.recordings.links import file_url_for
+from b24tel.recordings.models import RecordingFile
+from b24tel.recordings.schemas import FileGetParams
+from b24tel.rest.context import CallContext
+from b24tel.rest.params import opt_int
+from b24tel.rest.registry import Registry
+
+
+def file_dict(ctx: CallContext, row: RecordingFile) -> dict[str, Any]:
+    """disk.file.get's fields (numbers as strings, api-reference/disk/file/disk-file-get.md),
+    plus what b24tel measured: SHA256, CONTENT_TYPE, AUDIO, and the version chain."""
+    url = file_url_for(ctx, row.id)
+    return {
+        "ID": str(row.id),
+        "NAME": row.name,
+        "CODE": None,
+        "STORAGE_ID": "1",
+        "TYPE": "file",
+        "PARENT_ID": row.folder.replace("-", ""),
+        "DELETED_TYPE": "0",
+        "GLOBAL_CONTENT_VERSION": "1",
+        "FILE_ID": str(row.id),
+        "SIZE": str(row.size),
+        "CREATE_TIME": ctx.iso(row.created_at),
+        "UPDATE_TIME": ctx.iso(row.updated_at),
+        "DELETE_TIME": None,
+        "CREATED_BY": None if row.owner_id is None else str(row.owner_id),
+        "UPDATED_BY": None if row.owner_id is None else str(row.owner_id),
+        "DELETED_BY": "0",
+        "DOWNLOAD_URL": url,
+        "DETAIL_URL": url,
+        "FOLDER": row.folder,
+        "SHA256": row.sha256,
+        "CONTENT_TYPE": row.content_type,
+        "AUDIO": {
+            "CODEC": row.codec,
+            "DURATION": row.duration,
+            "CHANNELS": row.channels,
+            "SAMPLE_RATE": row.sample_rate,
+            "BIT_RATE": row.bit_rate,
+        },
+        "CALL_ID": row.call_id,
+        "REPLACED_BY": row.replaced_by,
+        "REPLACED_AT": ctx.iso(row.replaced_at),
+    }
+
+
+def register(registry: Registry) -> None:
+    @registry.method("disk.file.get", scope="disk", params=FileGetParams)
+    async def file_get(ctx: CallContext, p: FileGetParams) -> dict[str, Any]:
+        file_id = opt_int(p.id)
+        if file_id is None or file_id <= 0:
+            raise ApiError(
+                "ERROR_ARGUMENT",
+                "Invalid value of parameter {Parameter #0}",
+                400,
+                {"argument": "id"},
+            )
+        async with ctx.db.transaction(readonly=True) as s:
+            row = await repo.get(s, file_id)
+        if row is None or row.deleted_at is not None:
+            raise not_found(file_id, status=400)
+        return file_dict(ctx, row)

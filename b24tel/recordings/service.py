@@ -1,0 +1,154 @@
+"""The recording store: ingest → inspect → store the blob → (the caller commits the row).
+
+Durability order (design.md §7): the bytes go to a staging file, are inspected, then stored
+under their final key and checked by size; only then does the caller commit the database
+row that points at them; a replaced file is kept as an earlier version. A crash at any
+point leaves either the old recording or the new one; leftovers are unreferenced objects
+that ``b24tel recordings gc`` removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from b24tel.clock import Clock
+from b24tel.recordings import audio
+from b24tel.recordings import repository as repo
+from b24tel.recordings.ingest import Base64Decoder, Staging, consume, consume_async
+from b24tel.recordings.models import RecordingFile
+from b24tel.recordings.storage import RecordingStorage
+
+log = logging.getLogger("b24tel.recordings")
+
+
+@dataclass(frozen=True)
+class StoredRecording:
+    key: str
+    size: int
+    sha256: str
+    info: audio.AudioInfo
+
+
+class StoreError(Exception):
+    """The object could not be stored whole."""
+
+
+class Recordings:
+    def __init__(self, storage: RecordingStorage, staging_dir: Path, clock: Clock) -> None:
+        self.storage = storage
+        self.staging_dir = staging_dir
+        self.clock = clock
+
+    # --- ingestion ----------------------------------------------------------------------
+
+    async def from_base64(self, text: Iterable[bytes], folder: str) -> StoredRecording:
+        """Base64 text (spooled request value, or a string) → a stored recording."""
+        staging = Staging(self.staging_dir)
+        try:
+            await asyncio.to_thread(consume, text, Base64Decoder(staging))
+            return await self._finish(staging, folder)
+        finally:
+            staging.discard()
+
+    async def from_stream(
+        self, chunks: AsyncIterable[bytes], folder: str, limit: int | None = None
+    ) -> StoredRecording:
+        staging = Staging(self.staging_dir)
+        try:
+            await consume_async(chunks, staging, limit)
+            return await self._finish(staging, folder)
+        finally:
+            staging.discard()
+
+    async def from_staging(self, staging: Staging, folder: str) -> StoredRecording:
+        """A staging file another reader filled (the multipart upload)."""
+        try:
+            return await self._finish(staging, folder)
+        finally:
+            staging.discard()
+
+    def new_staging(self) -> Staging:
+        return Staging(self.staging_dir)
+
+    async def _finish(self, staging: Staging, folder: str) -> StoredRecording:
+        sha256 = await asyncio.to_thread(staging.finish)
+        info = await asyncio.to_thread(audio.inspect, staging.path)  # NotARecording
+        key = f"{folder}/{uuid.uuid4().hex}.{info.extension}"
+        await self.storage.store_file(key, staging.path)
+        stored = await self.storage.stat(key)
+        if stored.size != staging.size:
+            await self.discard_key(key)
+            raise StoreError(f"stored {stored.size} bytes of {staging.size}")
+        return StoredRecording(key, staging.size, sha256, info)
+
+    async def discard(self, stored: StoredRecording) -> None:
+        """Undo a store whose database row was not committed."""
+        await self.discard_key(stored.key)
+
+    async def discard_key(self, key: str) -> None:
+        try:
+            await self.storage.delete(key)
+        except Exception:  # gc finds it later
+            log.warning("could not remove unreferenced object %s", key, exc_info=True)
+
+    # --- rows ---------------------------------------------------------------------------
+
+    async def add_file(
+        self,
+        session: AsyncSession,
+        stored: StoredRecording,
+        *,
+        name: str,
+        folder: str,
+        owner_id: int | None,
+        call_id: str | None,
+        source: str,
+        source_url: str | None = None,
+    ) -> RecordingFile:
+        now = self.clock.now()
+        row = RecordingFile(
+            name=name[:255],
+            folder=folder,
+            owner_id=owner_id,
+            call_id=call_id,
+            created_at=now,
+            updated_at=now,
+            size=stored.size,
+            sha256=stored.sha256,
+            content_type=stored.info.content_type,
+            codec=stored.info.codec,
+            duration=stored.info.duration,
+            channels=stored.info.channels,
+            sample_rate=stored.info.sample_rate,
+            bit_rate=stored.info.bit_rate,
+            storage_key=stored.key,
+            source=source,
+            source_url=source_url,
+        )
+        await repo.add(session, row)
+        return row
+
+    async def mark_replaced(
+        self, session: AsyncSession, old_id: int | None, new: RecordingFile
+    ) -> None:
+        """The old file stays, as an earlier version, until retention ends."""
+        if old_id is None or old_id == new.id:
+            return
+        old = await repo.get(session, old_id)
+        if old is not None and old.replaced_at is None:
+            old.replaced_at = self.clock.now()
+            old.replaced_by = new.id
+
+
+def folder_of(start: dt.datetime, tz: Any) -> str:
+    """``YYYY-MM`` of the call start in the portal's zone (behavior.md §3.3 step 7)."""
+    return start.astimezone(tz).strftime("%Y-%m")
