@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from b24tel import errors
+from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.crm import methods as crm_methods
@@ -29,6 +30,7 @@ from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
+from b24tel.telephony import methods as telephony_methods
 from b24tel.users import methods as user_methods
 from b24tel.users.oauth import token_endpoint
 
@@ -40,6 +42,7 @@ def build_registry() -> Registry:
     user_methods.register(registry)
     crm_methods.register(registry)
     recording_methods.register(registry)
+    telephony_methods.register(registry)
     return registry
 
 
@@ -81,6 +84,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         tz=ZoneInfo(settings.timezone),
         recordings=build_recordings(settings, clock),
         fetcher=build_fetcher(settings),
+        background=Background(),
     )
 
 
@@ -113,6 +117,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         try:
             yield
         finally:
+            await services.background.join(timeout=settings.graceful_timeout)
             await services.db.dispose()
             await services.recordings.storage.close()
 

@@ -131,6 +131,20 @@ class Settings:
     record_url_verify_tls: bool = setting(
         True, "Verify RECORD_URL TLS certificates; turn off only for self-signed PBXs."
     )
+    telephony_error_code: str = setting(
+        "ERROR_CORE",
+        "Code of telephony business errors: `ERROR_CORE` as the current docs show, or empty "
+        "as the reference portal and older clients expect (set `B24TEL_TELEPHONY_ERROR_CODE=`).",
+    )
+    telephony_require_app: bool = setting(
+        False,
+        "Refuse webhook calls of register, finish and externalLine.* with 403 "
+        "`WRONG_AUTH_TYPE`, as the current cloud does. Off: every open-source connector "
+        "uses webhooks.",
+    )
+    upload_url_ttl: int = setting(
+        86400, "Seconds an attachRecord upload URL stays valid (the reference's never expire)."
+    )
     download_link_ttl: int = setting(
         86400, "Seconds a signed recording download link (`FILES[].url`, `DOWNLOAD_URL`) works."
     )

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
@@ -26,6 +27,7 @@ class Services:
     tz: ZoneInfo
     recordings: Recordings
     fetcher: SafeFetcher
+    background: Background
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

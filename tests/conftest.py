@@ -190,6 +190,41 @@ class Harness:
             )
             return row.id
 
+    async def raw_get(self, target: str) -> httpx.Response:
+        """A GET straight through ASGI: httpx refuses URLs over 64 KiB, real clients and
+        servers do not (recordings in a query string)."""
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80),
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return httpx.Response(
+            start["status"],
+            headers=[(k.decode(), v.decode()) for k, v in start["headers"]],
+            content=body,
+        )
+
     async def call(
         self, hook: str, method: str, params: Any = None, **kwargs: Any
     ) -> httpx.Response:
@@ -237,13 +272,23 @@ class LiveServer:
     def __init__(self, app: Any, *, ssl: tuple[str, str] | None = None) -> None:
         self.app = app
         self.port = free_port()
+        # (method, path, headers) of every request: what the client actually sent
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
         scheme = "https" if ssl else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
+
+        async def logged(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+                self.requests.append((scope["method"], scope["path"], headers))
+            await app(scope, receive, send)
+
         config = uvicorn.Config(
-            app,
+            logged,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
+            lifespan="on",
             ssl_certfile=ssl[0] if ssl else None,
             ssl_keyfile=ssl[1] if ssl else None,
             http=HTTP_IMPL,

@@ -58,9 +58,10 @@ def strip_to_dialable(raw: str) -> str:
 
 def formatted(raw: str, region: str = "RU") -> str:
     """A human form for titles and subjects (``+7 916 000-12-34``); the raw text when the
-    number cannot be parsed."""
+    number cannot be placed."""
+    key = normalize(raw, region)
     try:
-        number = phonenumbers.parse(raw if raw.startswith("+") else "+" + raw, None)
+        number = phonenumbers.parse(f"+{key}", None)
         if phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:

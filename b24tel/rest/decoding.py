@@ -61,7 +61,11 @@ class Body:
 
 
 async def drain(stream: AsyncIterator[bytes]) -> None:
-    async for _ in stream:
+    """Read and drop what is left of a body (nothing, when it was read already)."""
+    try:
+        async for _ in stream:
+            pass
+    except RuntimeError:  # Starlette: "Stream consumed"
         pass
 
 

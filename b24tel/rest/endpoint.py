@@ -16,6 +16,7 @@ from b24tel.rest import auth, pipeline
 from b24tel.rest.decoding import decode_request, drain
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
 from b24tel.services import Services
+from b24tel.telephony.upload import upload
 
 log = logging.getLogger("b24tel.rest")
 
@@ -76,6 +77,8 @@ async def _handle(services: Services, request: Request, timing: Timing) -> Respo
     # file links are answered by their own handlers (behavior.md §4.3 step 6)
     if route.method.lower() == "download":
         return await download(services, request, route.webhook)
+    if route.method.lower() == "upload":
+        return await upload(services, request, route.webhook)
     # an unknown method is refused before authentication (behavior.md §4.3 step 5)
     spec = services.registry.find(route.method)
     if spec is None:
