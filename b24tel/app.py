@@ -25,6 +25,7 @@ from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import LocalStorage, open_storage
 from b24tel.rest import batch, system
+from b24tel.rest.auth import AuthCache
 from b24tel.rest.endpoint import ANY_METHOD, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
@@ -85,6 +86,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         recordings=build_recordings(settings, clock),
         fetcher=build_fetcher(settings),
         background=Background(),
+        auth_cache=AuthCache(clock, settings.auth_cache_ttl),
     )
 
 

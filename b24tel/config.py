@@ -153,6 +153,11 @@ class Settings:
     refresh_token_ttl: int = setting(
         180 * 86400, "Lifetime of OAuth refresh tokens, seconds (the cloud uses 180 days)."
     )
+    auth_cache_ttl: float = setting(
+        5.0,
+        "Seconds a resolved webhook or token is remembered by an instance; a revocation "
+        "(`b24tel webhooks revoke`) takes effect within this time. 0 turns the cache off.",
+    )
     member_id: str = setting(
         "",
         "Portal `member_id` reported in OAuth answers; empty means one derived from the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from b24tel.background import Background
@@ -12,6 +13,9 @@ from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
+
+if TYPE_CHECKING:
+    from b24tel.rest.auth import AuthCache
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.registry import Registry
 
@@ -28,6 +32,7 @@ class Services:
     recordings: Recordings
     fetcher: SafeFetcher
     background: Background
+    auth_cache: AuthCache
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

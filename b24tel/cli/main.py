@@ -8,6 +8,7 @@ import click
 
 from b24tel.cli import admin, devcert, recordings, serve
 from b24tel.cli.base import Ctx
+from b24tel.cli.simulate import simulate_command
 from b24tel.config import render_docs
 
 
@@ -43,6 +44,7 @@ for command in (
     admin.webhooks,
     admin.apps,
     recordings.recordings,
+    simulate_command,
     devcert.dev_cert,
 ):
     cli.add_command(command)

@@ -16,8 +16,15 @@ from b24tel.crm import errors
 from b24tel.crm import repository as repo
 from b24tel.crm.fields import BY_OWNER_TYPE, Field, describe
 from b24tel.crm.models import Activity, ActivityBinding, ActivityCommunication
-from b24tel.crm.service import as_fields, coerce, entity_exists, render, valid_id
-from b24tel.db.filters import FieldDef, build_order, build_where, page
+from b24tel.crm.service import (
+    as_fields,
+    coerce,
+    entity_exists,
+    filtered_select,
+    render,
+    valid_id,
+)
+from b24tel.db.filters import FieldDef, page
 from b24tel.rest.envelope import ListResult
 from b24tel.rest.params import as_list, opt_int, opt_str
 from b24tel.users import repository as users_repo
@@ -413,14 +420,8 @@ async def list_(
     tz: ZoneInfo,
     file_url: FileUrl,
 ) -> ListResult:
-    filters = as_fields(filter_raw, "filter") if filter_raw is not None else {}
-    order = as_fields(order_raw, "order") if order_raw is not None else {}
-    fields = filter_fields()
-    stmt = select(Activity)
-    for cond in build_where(filters, fields, tz):
-        stmt = stmt.where(cond)
-    stmt = stmt.order_by(
-        *(build_order(order, fields) or [Activity.start_time.asc()]), Activity.id.asc()
+    stmt = filtered_select(
+        Activity, filter_fields(), filter_raw, order_raw, tz, [Activity.start_time.asc()]
     )
     wanted = {str(s).upper() for s in as_list(select_raw) if s not in (None, "")} or {"*"}
     result = await page(session, stmt, start, key_column=Activity.id, convert=lambda r: r[0])

@@ -107,7 +107,8 @@ class Multifield(Base):
 
     __tablename__ = "crm_multifields"
     __table_args__ = (
-        Index("ix_crm_multifields_lookup", "type_id", "normalized"),
+        # covers the phone lookup, so no planner prefers the owner index (a scan)
+        Index("ix_crm_multifields_lookup", "type_id", "normalized", "entity_type", "entity_id"),
         Index("ix_crm_multifields_owner", "entity_type", "entity_id"),
         AUTOINC,
     )

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, false, not_, select
+from sqlalchemy import false, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.crm import errors, phones
@@ -286,17 +286,34 @@ def _multifield_condition(entity: EntityDef, mtype: str, region: str) -> Any:
         keys = [normalized_key(mtype, v, region) for v in values if v]
         if not keys:
             return false()
-        cond = exists().where(
-            and_(
-                Multifield.entity_type == entity.name,
-                Multifield.entity_id == model.id,
-                Multifield.type_id == mtype,
-                Multifield.normalized.in_(keys),
-            )
+        # an IN over the (type_id, normalized) index: a lookup, not a scan of the entities
+        owners = select(Multifield.entity_id).where(
+            Multifield.type_id == mtype,
+            Multifield.normalized.in_(keys),
+            Multifield.entity_type == entity.name,
         )
+        cond = model.id.in_(owners)
         return not_(cond) if op.startswith("!") else cond
 
     return build
+
+
+def filtered_select(
+    model: Any,
+    fields: dict[str, FieldDef],
+    filter_raw: Any,
+    order_raw: Any,
+    tz: ZoneInfo,
+    default_order: list[Any],
+) -> Any:
+    """``select(model)`` with a legacy ``filter`` and ``order`` (both must be maps), ID
+    last so pages are stable."""
+    filters = as_fields(filter_raw, "filter") if filter_raw is not None else {}
+    order = as_fields(order_raw, "order") if order_raw is not None else {}
+    stmt = select(model)
+    for cond in build_where(filters, fields, tz):
+        stmt = stmt.where(cond)
+    return stmt.order_by(*(build_order(order, fields) or default_order), model.id.asc())
 
 
 def select_set(raw: Any) -> set[str]:
@@ -315,14 +332,8 @@ async def list_(
     tz: ZoneInfo,
     region: str,
 ) -> ListResult:
-    filters = as_fields(filter_raw, "filter") if filter_raw is not None else {}
-    order = as_fields(order_raw, "order") if order_raw is not None else {}
     model: Any = entity.model
-    fields = filter_fields(entity, region)
-    stmt = select(model)
-    for cond in build_where(filters, fields, tz):
-        stmt = stmt.where(cond)
-    stmt = stmt.order_by(*build_order(order, fields), model.id.asc())
+    stmt = filtered_select(model, filter_fields(entity, region), filter_raw, order_raw, tz, [])
     wanted = select_set(select_raw)
     result = await page(session, stmt, start, key_column=model.id, convert=lambda r: r[0])
     mfs = (
@@ -478,14 +489,8 @@ async def status_list(
 ) -> ListResult:
     from b24tel.crm.models import Status
 
-    filters = as_fields(filter_raw, "filter") if filter_raw is not None else {}
-    order = as_fields(order_raw, "order") if order_raw is not None else {}
-    fields = _status_fields()
-    stmt = select(Status)
-    for cond in build_where(filters, fields, tz):
-        stmt = stmt.where(cond)
-    stmt = stmt.order_by(
-        *(build_order(order, fields) or [Status.entity_id, Status.sort]), Status.id
+    stmt = filtered_select(
+        Status, _status_fields(), filter_raw, order_raw, tz, [Status.entity_id, Status.sort]
     )
     rows = (await session.execute(stmt)).scalars().all()
     return ListResult([status_dict(r) for r in rows], len(rows))

@@ -8,6 +8,7 @@ of work use a plain ``BEGIN`` and run beside writers (WAL).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,11 +27,19 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # every unit of work ends in COMMIT or ROLLBACK itself: no reset round trip on
+        # check-in
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_reset_on_return=None
+        )
         _sqlite_setup(engine)
         return engine
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_reset_on_return=None,
     )
 
 
@@ -64,10 +73,22 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time; waiting in its busy handler means sleeping with
+        # back-off (tens of milliseconds), so writers of this process queue here instead
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends normally, rolls back otherwise."""
+        if self.is_sqlite and not readonly:
+            async with self._write_lock, self._unit(readonly) as session:
+                yield session
+        else:
+            async with self._unit(readonly) as session:
+                yield session
+
+    @asynccontextmanager
+    async def _unit(self, readonly: bool) -> AsyncIterator[AsyncSession]:
         async with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn = await conn.execution_options(b24tel_write=not readonly)

@@ -30,6 +30,24 @@ def not_found(file_id: Any, status: int = 404) -> ApiError:
     return ApiError("ERROR_NOT_FOUND", f"Could not find entity with id `{file_id}`", status)
 
 
+def bad_id() -> ApiError:
+    return ApiError(
+        "ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}", 400, {"argument": "id"}
+    )
+
+
+async def live_file(services: Services, raw_id: Any, *, missing_status: int = 404) -> RecordingFile:
+    """The file a client asks for (disk.file.get and downloads): its row, unless removed."""
+    file_id = opt_int(raw_id)
+    if file_id is None or file_id <= 0:
+        raise bad_id()
+    async with services.db.transaction(readonly=True) as session:
+        row = await repo.get(session, file_id)
+    if row is None or row.deleted_at is not None:
+        raise not_found(file_id, missing_status)
+    return row
+
+
 def content_disposition(name: str) -> str:
     """Both forms: an ASCII fallback and the exact UTF-8 name (RFC 6266/5987)."""
     fallback = re.sub(r'[^\x20-\x7e]|["\\]', "_", name) or "recording"
@@ -62,26 +80,13 @@ async def resolve_file(
     token = params.get("token")
     if isinstance(token, str) and token:
         claims = links.verify(services.secret, "download", token, services.clock.time())
-        file_id = opt_int(claims.get("f"))
-    else:
-        caller = await auth.authenticate(
-            services, webhook, auth.pop_token(params, request.headers.get("authorization"))
-        )
-        if "disk" not in caller.scopes:
-            raise errors.insufficient_scope()
-        file_id = opt_int(params.get("id"))
-        if file_id is None:
-            raise ApiError(
-                "ERROR_ARGUMENT",
-                "Invalid value of parameter {Parameter #0}",
-                400,
-                {"argument": "id"},
-            )
-    async with services.db.transaction(readonly=True) as session:
-        row = await repo.get(session, file_id) if file_id else None
-    if row is None or row.deleted_at is not None:
-        raise not_found(file_id)
-    return row
+        return await live_file(services, claims.get("f"))
+    caller = await auth.authenticate(
+        services, webhook, auth.pop_token(params, request.headers.get("authorization"))
+    )
+    if "disk" not in caller.scopes:
+        raise errors.insufficient_scope()
+    return await live_file(services, params.get("id"))
 
 
 async def download(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from b24tel.errors import ApiError
-from b24tel.recordings import repository as repo
-from b24tel.recordings.download import not_found
+from b24tel.recordings.download import live_file
 from b24tel.recordings.links import file_url_for
 from b24tel.recordings.models import RecordingFile
 from b24tel.recordings.schemas import FileGetParams
 from b24tel.rest.context import CallContext
-from b24tel.rest.params import opt_int
 from b24tel.rest.registry import Registry
 
 
@@ -57,16 +54,6 @@ def file_dict(ctx: CallContext, row: RecordingFile) -> dict[str, Any]:
 def register(registry: Registry) -> None:
     @registry.method("disk.file.get", scope="disk", params=FileGetParams)
     async def file_get(ctx: CallContext, p: FileGetParams) -> dict[str, Any]:
-        file_id = opt_int(p.id)
-        if file_id is None or file_id <= 0:
-            raise ApiError(
-                "ERROR_ARGUMENT",
-                "Invalid value of parameter {Parameter #0}",
-                400,
-                {"argument": "id"},
-            )
-        async with ctx.db.transaction(readonly=True) as s:
-            row = await repo.get(s, file_id)
-        if row is None or row.deleted_at is not None:
-            raise not_found(file_id, status=400)
+        # the reference answers 400 for a missing file here
+        row = await live_file(ctx.services, p.id, missing_status=400)
         return file_dict(ctx, row)

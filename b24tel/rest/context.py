@@ -26,6 +26,8 @@ class Caller:
     # the raw credentials as the client sent them: the webhook path (user id, code) or the
     # access token; signed upload links are bound to them
     auth_values: tuple[str, ...] = ()
+    # when the credentials stop working (OAuth access tokens), unix seconds
+    expires_at: float | None = None
 
     @property
     def limit_key(self) -> str:

@@ -165,6 +165,27 @@ def _decode_json_fragment(data: bytes) -> bytes:
 _PCT = re.compile(rb"%[0-9A-Fa-f]{2}")
 
 
+# the escapes a urlencoded base64 value is full of, replaced in C before the general pass
+_COMMON_ESCAPES = (
+    (b"%2B", b"+"),
+    (b"%2b", b"+"),
+    (b"%2F", b"/"),
+    (b"%2f", b"/"),
+    (b"%3D", b"="),
+    (b"%3d", b"="),
+)
+
+
+def _unquote_form(data: bytes) -> bytes:
+    data = data.replace(b"+", b" ")
+    if b"%" not in data:
+        return data
+    # a "%" always starts an escape, so these never touch a "%25…" sequence
+    for escape, char in _COMMON_ESCAPES:
+        data = data.replace(escape, char)
+    return unquote_to_bytes(data) if b"%" in data else data
+
+
 def _form_unescape(chunks: Iterator[bytes]) -> Iterator[bytes]:
     carry = b""
     for chunk in chunks:
@@ -174,9 +195,9 @@ def _form_unescape(chunks: Iterator[bytes]) -> Iterator[bytes]:
             data, carry = data[:pct], data[pct:]
         else:
             carry = b""
-        yield unquote_to_bytes(data.replace(b"+", b" "))
+        yield _unquote_form(data)
     if carry:
-        yield unquote_to_bytes(carry.replace(b"+", b" "))
+        yield _unquote_form(carry)
 
 
 # --- JSON bodies ----------------------------------------------------------------------------

@@ -78,15 +78,21 @@ class Statistic(Base):
     """A finished call (voximplant.statistic.get)."""
 
     __tablename__ = "tel_statistics"
-    __table_args__ = (Index("ix_tel_statistics_start", "call_start_date"), AUTOINC)
+    # a client's or an operator's calls in a period: one index range each
+    __table_args__ = (
+        Index("ix_tel_statistics_start", "call_start_date"),
+        Index("ix_tel_statistics_phone_start", "phone_number", "call_start_date"),
+        Index("ix_tel_statistics_user_start", "portal_user_id", "call_start_date"),
+        AUTOINC,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(255), unique=True)
     external_call_id: Mapped[str | None] = mapped_column(String(255))
     owner: Mapped[int] = mapped_column(Integer)
-    portal_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    portal_user_id: Mapped[int | None] = mapped_column(Integer)
     portal_number: Mapped[str | None] = mapped_column(String(255))
-    phone_number: Mapped[str] = mapped_column(String(255), index=True)
+    phone_number: Mapped[str] = mapped_column(String(255))
     incoming: Mapped[str] = mapped_column(String(50))
     call_category: Mapped[str] = mapped_column(String(20), default="external")
     call_log: Mapped[str | None] = mapped_column(String(2000))

@@ -78,6 +78,7 @@ async def token_endpoint(request: Request) -> Response:
                 raise OAuthError("invalid_request", "Unsupported grant_type")
     except OAuthError as exc:
         return _error(exc)
+    services.auth_cache.clear()  # the refreshed-away token must stop working here at once
     return json_response(token_body(services, request, pair))
 
 

@@ -214,6 +214,7 @@ async def authenticate_token(session: AsyncSession, now: dt.datetime, access: st
         app_id=app.id,
         token_id=token.id,
         auth_values=(access,),
+        expires_at=token.access_expires_at.timestamp(),
     )
 
 

@@ -135,7 +135,7 @@ async def test_insufficient_scope(harness: Harness) -> None:
     )
 
 
-async def test_revoked_webhook(harness: Harness, oauth: tuple) -> None:
+async def test_revoked_webhook(harness: Harness, oauth: tuple, fake_clock: FakeClock) -> None:
     from b24tel.users import repository
 
     hook = await harness.add_webhook(1, code="revokeme")
@@ -143,6 +143,8 @@ async def test_revoked_webhook(harness: Harness, oauth: tuple) -> None:
     async with harness.db.transaction() as s:
         hooks = await repository.list_webhooks(s)
         assert await repository.revoke_webhook(s, hooks[-1].id, harness.services.clock.now())
+    # another process revoked it: this instance notices within auth_cache_ttl
+    fake_clock.advance(harness.services.settings.auth_cache_ttl + 0.1)
     err(await harness.call(hook, "server.time"), 401, "INVALID_CREDENTIALS")
 
 

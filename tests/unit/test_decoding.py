@@ -129,3 +129,14 @@ async def test_large_form_value_beyond_one_chunk() -> None:
     d = await decode("", "application/x-www-form-urlencoded", body)
     assert base64.b64decode(b"".join(d.params["FILE_CONTENT"].iter_bytes())) == raw
     assert d.params["A"] == "1" and d.params["Z"] == "2"
+
+
+@pytest.mark.parametrize("text", ["a+b%2Bc%2fd%3D", "%252B%2B%25", "x%41%42%2b%3d%3D+", "plain"])
+def test_form_unescape_matches_unquote_plus(text: str) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    expected = unquote_to_bytes(text.replace("+", " "))
+    for size in (1, 2, 3, 5, 100):
+        raw = text.encode()
+        chunks = iter([raw[i : i + size] for i in range(0, len(raw), size)])
+        assert b"".join(decoding._form_unescape(chunks)) == expected

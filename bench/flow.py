@@ -1,0 +1,175 @@
+"""Request throughput and latency of the call flow, against a baseline measured in the same
+run.
+
+Scenarios, at concurrency 1, 8 and 32 (keep-alive connections):
+
+- ``register``: telephony.externalCall.register only;
+- ``flow``: register → finish → attachRecord with a 100 KB recording (base64 in JSON);
+  three requests per flow, counted as three.
+
+Servers: ``b24tel serve`` on SQLite and on PostgreSQL (``B24TEL_BENCH_DATABASE_URL``, default
+the local server; skipped when unreachable), and the baseline — a minimal Starlette app on
+the same uvicorn settings answering a fixed Bitrix-style envelope to the same requests.
+Prints requests/s, p50 and p99, and the ratio to the baseline; then the targets.
+
+    python bench/flow.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    PG_ENV,
+    Result,
+    b24tel_server,
+    baseline_server,
+    load,
+    percentile,
+    scratch_postgres,
+    table,
+    timed,
+)
+
+from b24tel.simulate import wav
+
+CONCURRENCY = (1, 8, 32)
+RECORD_B64 = base64.b64encode(wav(100_000)).decode()
+# the reference cloud's single-request times in the docs' examples; p99 target = 1 % of them
+REFERENCE_SECONDS = {"register": 1.12, "finish": 2.30, "attachRecord": 2.40}
+
+
+def register_params(index: int) -> dict:
+    rng = random.Random(index)
+    return {
+        "USER_ID": 1,
+        "PHONE_NUMBER": f"+7 9{rng.randrange(10**9):09d}",
+        "TYPE": 2,
+        "LINE_NUMBER": "74950000000",
+        "EXTERNAL_CALL_ID": f"bench-{index}-{rng.random()}",
+        "SHOW": 0,
+    }
+
+
+def scenario(kind: str, hook: str, baseline: bool):  # type: ignore[no-untyped-def]
+    method = (
+        (lambda m: f"{hook}telephony.externalCall.{m}")
+        if not baseline
+        else (lambda m: f"/rest/1/code/telephony.externalCall.{m}")
+    )
+
+    async def flow(conn, index: int, result: Result) -> None:  # type: ignore[no-untyped-def]
+        reg = await timed(conn, result, "register", method("register"), register_params(index))
+        if kind == "register":
+            return
+        call_id = reg["result"]["CALL_ID"] if not baseline else "externalCall.x.1"
+        await timed(
+            conn,
+            result,
+            "finish",
+            method("finish"),
+            {"CALL_ID": call_id, "USER_ID": 1, "DURATION": 42},
+        )
+        await timed(
+            conn,
+            result,
+            "attachRecord",
+            method("attachRecord"),
+            {"CALL_ID": call_id, "FILENAME": "call.wav", "FILE_CONTENT": RECORD_B64},
+        )
+
+    return flow
+
+
+def flows_for(kind: str, concurrency: int, quick: bool) -> int:
+    base = {"register": 600, "flow": 200}[kind]
+    return max(concurrency * 4, base // (3 if quick else 1))
+
+
+def measure(port: int, hook: str, baseline: bool, quick: bool) -> dict[tuple[str, int], Result]:
+    out = {}
+    for kind in ("register", "flow"):
+        for c in CONCURRENCY:
+            flow = scenario(kind, hook, baseline)
+            asyncio.run(load(port, flow, c, c * 2))  # warm-up
+            out[(kind, c)] = asyncio.run(load(port, flow, c, flows_for(kind, c, quick)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    args = parser.parse_args()
+    with baseline_server() as base:
+        baseline = measure(base.port, "", True, args.quick)
+    results: dict[str, dict] = {}
+    with b24tel_server() as server:
+        results["sqlite"] = measure(server.port, server.hook, False, args.quick)
+    pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    try:
+        url, drop = scratch_postgres(pg)
+    except Exception as exc:  # no PostgreSQL here: say so and go on
+        print(f"PostgreSQL skipped ({type(exc).__name__}: {exc})")
+    else:
+        try:
+            with b24tel_server(database_url=url) as server:
+                results["postgresql"] = measure(server.port, server.hook, False, args.quick)
+        finally:
+            drop()
+    rows = []
+    for kind in ("register", "flow"):
+        for c in CONCURRENCY:
+            b = baseline[(kind, c)]
+            rows.append(["baseline", kind, c, f"{b.rate:.0f}", ms(b, 0.5), ms(b, 0.99), "1.00"])
+            for db, res in results.items():
+                r = res[(kind, c)]
+                rows.append(
+                    [
+                        db,
+                        kind,
+                        c,
+                        f"{r.rate:.0f}",
+                        ms(r, 0.5),
+                        ms(r, 0.99),
+                        f"{r.rate / b.rate:.2f}",
+                    ]
+                )
+    print(table(["server", "scenario", "conc", "req/s", "p50 ms", "p99 ms", "ratio"], rows))
+    print()
+    targets(baseline, results)
+
+
+def ms(result: Result, q: float) -> str:
+    return f"{percentile(result.all_latencies(), q) * 1000:.1f}"
+
+
+def targets(baseline: dict, results: dict) -> None:
+    print("targets")
+    for db, res in results.items():
+        reg = res[("register", 32)].rate / baseline[("register", 32)].rate
+        flow = res[("flow", 32)].rate / baseline[("flow", 32)].rate
+        print(
+            f"  {db}: register at 32 = {reg:.0%} of baseline (>= 30%: "
+            f"{'met' if reg >= 0.30 else 'NOT met'}); full flow at 32 = {flow:.0%} "
+            f"(>= 20%: {'met' if flow >= 0.20 else 'NOT met'})"
+        )
+        lat = res[("flow", 8)].latencies
+        for name, seconds in REFERENCE_SECONDS.items():
+            p99 = percentile(lat[name], 0.99)
+            limit = seconds / 100
+            print(
+                f"  {db}: p99 {name} at 8 = {p99 * 1000:.1f} ms (< {limit * 1000:.1f} ms: "
+                f"{'met' if p99 < limit else 'NOT met'})"
+            )
+
+
+if __name__ == "__main__":
+    main()
