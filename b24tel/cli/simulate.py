@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -123,7 +124,7 @@ def simulate_command(
         sys.exit(1)
 
 
-def _verify(cacert: str | None):  # type: ignore[no-untyped-def]
+def _verify(cacert: str | None) -> Any:  # True, or an SSLContext trusting the CA file
     if not cacert:
         return True
     import ssl

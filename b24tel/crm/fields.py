@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from b24tel.crm.models import Company, Contact, Deal, Lead
+from b24tel.db.filters import Kind
 
 # wire kind → (crm.X.fields "type", filter kind)
-KINDS: dict[str, tuple[str, str]] = {
+KINDS: dict[str, tuple[str, Kind]] = {
     "id": ("integer", "int"),
     "int": ("integer", "int"),
     "user": ("user", "int"),

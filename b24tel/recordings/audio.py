@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mutagen.mp3
 from mutagen.mp3._util import VBRIHeader, VBRIHeaderError, XingHeader, XingHeaderError
@@ -128,7 +129,7 @@ def _wav(path: Path) -> AudioInfo:
 
 def _mp3(path: Path) -> AudioInfo:
     audio = mutagen.mp3.MP3(str(path))
-    info = audio.info
+    info: Any = audio.info  # mutagen's stubs type it as optional; MP3() always sets it
     if info.layer != 3:
         raise NotARecording(f"MPEG layer {info.layer} audio, not MP3")
     declared = _declared_stream_size(path, info)

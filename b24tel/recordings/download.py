@@ -108,7 +108,7 @@ async def download(
     wanted = byte_range(request.headers.get("range"), size)
     if wanted is False:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    start, end = wanted if wanted else (0, size - 1)
+    start, end = wanted if isinstance(wanted, tuple) else (0, size - 1)
     status = 206 if wanted else 200
     if wanted:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"

@@ -9,9 +9,9 @@ import binascii
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -33,6 +33,10 @@ class IngestError(Exception):
 class Base64Error(IngestError):
     def __init__(self) -> None:
         super().__init__(NOT_BASE64)
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
 
 
 class Staging:
@@ -146,10 +150,10 @@ class MultipartFile:
     """Streams one named part of a ``multipart/form-data`` body into a sink, keeping the
     other parts' small values. Used by the two-step upload (`upload.json`)."""
 
-    def __init__(self, field: str, sink_factory: callable) -> None:  # type: ignore[valid-type]
+    def __init__(self, field: str, sink_factory: Callable[[], Sink]) -> None:
         self.field = field
         self.sink_factory = sink_factory
-        self.sink: Staging | None = None
+        self.sink: Sink | None = None
         self.filename: str | None = None
         self.content_type = ""
         self.found = False
@@ -158,7 +162,7 @@ class MultipartFile:
         self._hvalue = b""
         self._active = False
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> Any:  # multipart's MultipartCallbacks, a TypedDict
         def header_field(data: bytes, start: int, end: int) -> None:
             self._hname += data[start:end]
 
@@ -199,8 +203,12 @@ class MultipartFile:
 
 
 async def read_multipart_file(
-    stream: AsyncIterable[bytes], content_type: str, field: str, sink_factory: callable, limit: int
-) -> MultipartFile:  # type: ignore[valid-type]
+    stream: AsyncIterable[bytes],
+    content_type: str,
+    field: str,
+    sink_factory: Callable[[], Sink],
+    limit: int,
+) -> MultipartFile:
     """Parse the body as it arrives; the ``field`` part goes straight into a sink (in a
     worker thread, a batch at a time)."""
     ctype, options = parse_options_header(content_type or "")

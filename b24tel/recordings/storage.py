@@ -8,6 +8,7 @@ store a stream atomically, open all or a byte range, stat, delete, list. A missi
 from __future__ import annotations
 
 import asyncio
+import builtins
 import datetime as dt
 import os
 import uuid
@@ -167,7 +168,7 @@ class LocalStorage(RecordingStorage):
         for info in await asyncio.to_thread(scan):
             yield info
 
-    def temp_files(self) -> list[tuple[Path, dt.datetime]]:
+    def temp_files(self) -> builtins.list[tuple[Path, dt.datetime]]:
         """Leftovers of interrupted writes (for gc)."""
         if not self.tmp.is_dir():
             return []
@@ -335,7 +336,7 @@ class S3Storage(RecordingStorage):
                 return
             token = page["NextContinuationToken"]
 
-    async def stale_uploads(self, older_than: dt.datetime) -> list[tuple[str, str]]:
+    async def stale_uploads(self, older_than: dt.datetime) -> builtins.list[tuple[str, str]]:
         """Multipart uploads an interrupted write left behind (key, upload id)."""
         page = await self._call(
             "list_multipart_uploads",

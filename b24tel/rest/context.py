@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 from b24tel.rest.envelope import Timing, iso
 
 if TYPE_CHECKING:
+    from b24tel.config import Settings
+    from b24tel.db.engine import Database
     from b24tel.services import Services
 
 
@@ -54,11 +56,11 @@ class CallContext:
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self) -> Settings:
         return self.services.settings
 
     @property
-    def db(self):  # type: ignore[no-untyped-def]
+    def db(self) -> Database:
         return self.services.db
 
     def now(self) -> dt.datetime:

@@ -214,7 +214,7 @@ def _scan_json(body: Body) -> tuple[bytes, list[tuple[int, int]]]:
     larges: list[tuple[int, int]] = []
     in_string = False
     string_start = 0
-    pending = bytearray()  # the current string while it is still small
+    pending: bytearray | None = bytearray()  # the current string while it is still small
     backslashes = 0  # trailing backslashes of the previous chunk inside a string
     offset = 0
     body.file.seek(0)
@@ -369,7 +369,7 @@ class _MultipartCollector:
         self._data: IO[bytes] | bytearray = bytearray()
         self._size = 0
 
-    def callbacks(self) -> dict[str, Any]:
+    def callbacks(self) -> Any:  # multipart's MultipartCallbacks, a TypedDict
         return {
             "on_part_begin": self.on_part_begin,
             "on_part_data": self.on_part_data,

@@ -21,7 +21,7 @@ MAX_DEPTH = 64
 _INT_KEY = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
 
 
-class PhpArray(dict):  # type: ignore[type-arg]
+class PhpArray(dict[int | str, Any]):
     """A PHP array under construction (ordered, int or str keys)."""
 
     def next_index(self) -> int:
@@ -64,9 +64,8 @@ def split_name(name: str) -> list[str] | None:
 def assign(target: PhpArray, path: list[str], value: Any) -> None:
     node = target
     base = path[0]
-    keys: list[int | str | None] = [base] + [
-        None if part == "" else _php_key(part) for part in path[1:]
-    ]
+    keys: list[int | str | None] = [base]
+    keys += [None if part == "" else _php_key(part) for part in path[1:]]
     for i, key in enumerate(keys):
         last = i == len(keys) - 1
         if key is None:
@@ -120,6 +119,7 @@ def encode(params: Any, prefix: str = "") -> list[tuple[str, str]]:
     """The inverse: PHP ``http_build_query`` pairs (used to send form-encoded events and
     by tests)."""
     pairs: list[tuple[str, str]] = []
+    items: Iterable[tuple[Any, Any]]
     if isinstance(params, dict):
         items = params.items()
     elif isinstance(params, list | tuple):

@@ -7,6 +7,8 @@ in the reference's order (missing part, extension, call not finished)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,6 +18,7 @@ from b24tel.recordings.ingest import (
     FILE_MISSING,
     IngestError,
     SizeLimitError,
+    Staging,
     read_multipart_file,
 )
 from b24tel.recordings.links import LinkError
@@ -70,7 +73,7 @@ async def upload(services: Services, request: Request, webhook: tuple[str, str] 
             store.new_staging if stat is not None else _Discard,
             services.settings.max_body_size,
         )
-        staging = reader.sink if stat is not None else None
+        staging = cast(Staging, reader.sink) if stat is not None else None
         if not reader.found:
             raise failure(FILE_MISSING)
         if extension(reader.filename or "") not in ("wav", "mp3"):

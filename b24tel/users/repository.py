@@ -49,7 +49,7 @@ async def revoke_webhook(session: AsyncSession, webhook_id: int, now: dt.datetim
         .where(Webhook.id == webhook_id, Webhook.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))  # a CursorResult for UPDATE
 
 
 async def get_app(session: AsyncSession, app_id: int) -> App | None:

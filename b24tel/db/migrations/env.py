@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import Connection
 
 from b24tel.db.engine import make_migration_engine
 from b24tel.db.models import metadata
@@ -12,7 +13,7 @@ from b24tel.db.models import metadata
 config = context.config
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -25,7 +26,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 async def _main() -> None:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    engine = make_migration_engine(url)
+    engine = make_migration_engine(str(url))
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()
