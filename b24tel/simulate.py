@@ -89,21 +89,24 @@ class Config:
     serve_host: str = "127.0.0.1"
 
 
+def wav_header(data_size: int) -> bytes:
+    """The 44-byte header of an 8 kHz mono 16-bit PCM WAV with ``data_size`` bytes of audio."""
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_size)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_size)
+    )
+
+
 def wav(size: int) -> bytes:
     """A valid 8 kHz mono 16-bit WAV of ``size`` bytes (a quiet tone)."""
     size = max(size, 46)
     data = size - 44
     tone = b"".join(struct.pack("<h", int(800 * ((i % 20) - 10) / 10)) for i in range(20))
-    body = (tone * (data // len(tone) + 1))[:data]
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + data)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-        + b"data"
-        + struct.pack("<I", data)
-        + body
-    )
+    return wav_header(data) + (tone * (data // len(tone) + 1))[:data]
 
 
 class RequestFailed(Exception):

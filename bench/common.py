@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -405,6 +406,37 @@ async def attach(
         )
     if status != 200 or b'"FILE_ID"' not in answer:
         raise RuntimeError(f"attach {mode}: {status} {answer[:300]!r}")
+
+
+class PeakRss:
+    """Samples a process's RSS from a thread while the block runs: ``growth`` is the peak
+    above the RSS at the start, in bytes."""
+
+    def __init__(self, process: Any, interval: float = 0.005) -> None:
+        self.process = process  # a psutil.Process
+        self.interval = interval
+        self.baseline = self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self.baseline = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:

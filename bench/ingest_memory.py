@@ -22,31 +22,23 @@ import base64
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import PeakRss, free_port
+
+from b24tel.simulate import wav_header
 
 MB = 1024 * 1024
 TARGET_MB = 64
 CASES = ("json", "form", "multipart", "stream")
-
-
-def wav_header(data_size: int) -> bytes:
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + data_size)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-        + b"data"
-        + struct.pack("<I", data_size)
-    )
 
 
 def raw_chunks(size: int):  # type: ignore[no-untyped-def]
@@ -144,31 +136,11 @@ def run_case(kind: str, backend: str, size: int, endpoint: str) -> None:
         store = build_recordings(settings, Clock())
         if backend == "s3":
             asyncio.run(store.storage.ensure_bucket())
-        proc = psutil.Process()
-        baseline = proc.memory_info().rss
-        peak = baseline
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, proc.memory_info().rss)
-                time.sleep(0.005)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        started = time.perf_counter()
-        asyncio.run(ingest(kind, store, size))
-        elapsed = time.perf_counter() - started
-        done.set()
-        sampler.join()
-        print(json.dumps({"growth": peak - baseline, "seconds": elapsed}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        with PeakRss(psutil.Process()) as rss:
+            started = time.perf_counter()
+            asyncio.run(ingest(kind, store, size))
+            elapsed = time.perf_counter() - started
+        print(json.dumps({"growth": rss.growth, "seconds": elapsed}))
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from common import (
     MODES,
     Connection,
     FileServer,
+    PeakRss,
     Recording,
     attach,
     b24tel_server,
@@ -48,25 +48,12 @@ async def run(
     conn = Connection(port)
     call_id = await finished_call(conn, hook, index)
     await asyncio.sleep(0.5)
-    baseline = process.memory_info().rss
-    peak = baseline
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.01)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    t0 = time.perf_counter()
-    await attach(conn, hook, mode, call_id, rec, url)
-    elapsed = time.perf_counter() - t0
-    done.set()
-    sampler.join()
+    with PeakRss(process, interval=0.01) as rss:
+        t0 = time.perf_counter()
+        await attach(conn, hook, mode, call_id, rec, url)
+        elapsed = time.perf_counter() - t0
     conn.close()
-    return (peak - baseline) / MB, elapsed
+    return rss.growth / MB, elapsed
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from b24tel.simulate import wav_header
 from tests.conftest import FIXTURES, free_port
 
 MB = 1024 * 1024
@@ -49,17 +49,6 @@ class Server:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
-
-
-def wav_header(size: int) -> bytes:
-    return (
-        b"RIFF"
-        + struct.pack("<I", 36 + size)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-        + b"data"
-        + struct.pack("<I", size)
-    )
 
 
 class Progress:
