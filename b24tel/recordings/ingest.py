@@ -119,8 +119,17 @@ def consume(chunks: Iterable[bytes], sink: Staging | Base64Decoder) -> None:
 async def consume_async(
     chunks: AsyncIterable[bytes], sink: Staging | Base64Decoder, limit: int | None = None
 ) -> None:
-    """Feed an asynchronous source (a download, a request stream); the writing happens in a
-    worker thread, in batches of about a megabyte."""
+    """Feed an asynchronous source (a download, a request stream) through a sink."""
+    await feed_in_batches(chunks, sink.write, limit)
+    if isinstance(sink, Base64Decoder):
+        sink.finish()
+
+
+async def feed_in_batches(
+    chunks: AsyncIterable[bytes], write: Callable[[bytes], object], limit: int | None
+) -> None:
+    """Pass the chunks to ``write`` in a worker thread, in batches of about a megabyte (one
+    thread hop per batch, not per network chunk); more than ``limit`` bytes is refused."""
     batch = bytearray()
     total = 0
     async for chunk in chunks:
@@ -130,11 +139,9 @@ async def consume_async(
         batch += chunk
         if len(batch) >= BATCH:
             data, batch = bytes(batch), bytearray()
-            await asyncio.to_thread(sink.write, data)
+            await asyncio.to_thread(write, data)
     if batch:
-        await asyncio.to_thread(sink.write, bytes(batch))
-    if isinstance(sink, Base64Decoder):
-        sink.finish()
+        await asyncio.to_thread(write, bytes(batch))
 
 
 class SizeLimitError(IngestError):
@@ -217,16 +224,6 @@ async def read_multipart_file(
         raise IngestError(FILE_MISSING)
     reader = MultipartFile(field, sink_factory)
     parser = MultipartParser(boundary, reader.callbacks())
-    batch, total = bytearray(), 0
-    async for chunk in stream:
-        total += len(chunk)
-        if total > limit:
-            raise SizeLimitError(limit)
-        batch += chunk
-        if len(batch) >= BATCH:
-            data, batch = bytes(batch), bytearray()
-            await asyncio.to_thread(parser.write, data)
-    if batch:
-        await asyncio.to_thread(parser.write, bytes(batch))
+    await feed_in_batches(stream, parser.write, limit)
     parser.finalize()
     return reader

@@ -21,6 +21,7 @@ from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.recordings.models import RecordingFile
+from b24tel.simulate import wav_header
 from tests.conftest import Harness, reset_database
 
 
@@ -125,17 +126,7 @@ def test_sigkill_while_storing(settings: Settings, tmp_path: Path, stage: str) -
     asyncio.run(reset())
     wav = tmp_path / "header.wav"
     # a WAV header that declares 400 MB of 16-bit mono audio
-    import struct
-
-    data_size = 400 * 1024 * 1024
-    wav.write_bytes(
-        b"RIFF"
-        + struct.pack("<I", 36 + data_size)
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-        + b"data"
-        + struct.pack("<I", data_size)
-    )
+    wav.write_bytes(wav_header(400 * 1024 * 1024))
     env = {**os.environ, **cli_env(settings)}
     proc = subprocess.Popen(
         [sys.executable, "-c", CRASH_SCRIPT, stage, str(wav)],
