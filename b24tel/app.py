@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,7 +29,9 @@ from b24tel.rest import batch, system
 from b24tel.rest.auth import AuthCache
 from b24tel.rest.endpoint import ANY_METHOD, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
+from b24tel.rest.guard import Guard
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
 from b24tel.telephony import methods as telephony_methods
@@ -87,11 +90,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         fetcher=build_fetcher(settings),
         background=Background(),
         auth_cache=AuthCache(clock, settings.auth_cache_ttl),
+        input_limits=InputLimits(settings.max_input_vars, settings.max_input_nesting),
     )
 
 
 async def start(services: Services) -> None:
     """Load what every instance shares from the database."""
+    (Path(services.settings.data_dir).resolve() / "tmp").mkdir(parents=True, exist_ok=True)
     if services.settings.secret_key:
         services.secret = services.settings.secret_key
         return
@@ -132,6 +137,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},
+        # inside Starlette's own error middleware, so no exception ever reaches it
+        middleware=[Middleware(Guard)],
     )
     # a REST path must never answer 3xx (compat C8): no slash redirects
     app.router.redirect_slashes = False

@@ -8,6 +8,7 @@ from this module (``b24tel config docs``) and a test fails when the two differ.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 ENV_PREFIX = "B24TEL_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+MIB = 1024**2
 GIB = 1024**3
 
 
@@ -57,6 +61,11 @@ class Settings:
         example="Europe/Berlin",
     )
     log_level: str = setting("info", "Log level: debug, info, warning or error.")
+    log_format: str = setting(
+        "text",
+        "Log line format: `text` (one line per event, `key=value` fields) or `json` (one JSON "
+        "object per line). Webhook codes, tokens and secrets are always masked as `***`.",
+    )
     graceful_timeout: int = setting(
         30, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
     )
@@ -68,6 +77,24 @@ class Settings:
     # --- limits ---------------------------------------------------------------------------
     max_body_size: int = setting(
         GIB, "Largest accepted request body in bytes; larger bodies get a JSON 413."
+    )
+    max_unauthenticated_body: int = setting(
+        64 * MIB,
+        "Bytes of body the server reads from a request that names no credentials outside "
+        "its body (webhook path, `?auth=`, `Authorization: Bearer`) before it must have seen "
+        "an `auth` or `access_token` parameter in it; past that it answers 413. Clients that "
+        "send `auth` last in a large form body (CRest with big recordings) need it in the "
+        "query string or a larger value here.",
+    )
+    max_input_vars: int = setting(
+        100_000,
+        "Most parameters one request may carry (form pairs, query pairs, multipart parts, "
+        "JSON values); PHP's `max_input_vars` is the model. More gets 400 `INVALID_REQUEST`.",
+    )
+    max_input_nesting: int = setting(
+        64,
+        "Deepest nesting of parameters (`a[b][c]…` in forms, arrays and objects in JSON); "
+        "PHP's `max_input_nesting_level` is the model. Deeper gets 400 `INVALID_REQUEST`.",
     )
     rate_limit: str = setting(
         "off",
@@ -168,7 +195,7 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return database_driver_url(self.database_url)
         path = Path(self.data_dir).resolve() / "b24tel.db"
         return f"sqlite+aiosqlite:///{path}"
 
@@ -193,8 +220,13 @@ class Settings:
         values: dict[str, Any] = {}
         config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
         if config_file:
-            with open(config_file, "rb") as fh:
-                data = tomllib.load(fh)
+            try:
+                with open(config_file, "rb") as fh:
+                    data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{config_file}: not valid TOML: {exc}") from exc
+            except OSError as exc:
+                raise SettingsError(f"cannot read {config_file}: {exc.strerror}") from exc
             for key, value in data.items():
                 values[_field_name(key, source=str(config_file))] = value
         for f in dataclasses.fields(cls):
@@ -214,8 +246,20 @@ class Settings:
                 f"rate_limit must be one of off, standard, enterprise, custom "
                 f"(got {self.rate_limit!r})"
             )
-        if self.max_body_size <= 0:
-            raise SettingsError("max_body_size must be positive")
+        for name in (
+            "max_body_size",
+            "max_unauthenticated_body",
+            "max_input_vars",
+            "max_input_nesting",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(
+                f"log_level must be one of {', '.join(LOG_LEVELS)} (got {self.log_level!r})"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log_format must be text or json (got {self.log_format!r})")
         from zoneinfo import ZoneInfo
 
         try:
@@ -226,14 +270,16 @@ class Settings:
 
         if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError(f"unknown phone_region {self.phone_region!r}")
-        from b24tel.recordings.fetcher import parse_allowlist
-
         try:
-            parse_allowlist(self.record_url_allowlist)
+            parse_networks(self.record_url_allowlist)
         except ValueError as exc:
             raise SettingsError(f"record_url_allowlist: {exc}") from exc
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key must be given together")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 1 and 65535 (got {self.port})")
+        _check_storage_url(self.storage_url)
+        database_driver_url(self.database_url)  # refuses what it cannot map
 
     def s3_options(self) -> dict[str, str]:
         return {
@@ -249,6 +295,52 @@ class Settings:
         if self.rate_limit == "custom":
             return self.rate_limit_burst, self.rate_limit_drain
         return RATE_LIMIT_PRESETS[self.rate_limit]
+
+
+# asyncio drivers for the URLs users copy from their hosting panels
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def database_driver_url(url: str) -> str:
+    """``url`` with the asyncio driver this server uses (``postgresql://`` →
+    ``postgresql+asyncpg://``)."""
+    if not url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _DRIVERS:
+        raise SettingsError(
+            "database_url must start with postgresql:// (or postgresql+asyncpg://) or "
+            f"sqlite:/// (got {scheme + sep!r})"
+        )
+    return f"{_DRIVERS[scheme.lower()]}://{rest}"
+
+
+def _check_storage_url(url: str) -> None:
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme == "file" and rest.strip("/"):
+        return
+    if sep and scheme == "s3" and rest.split("/", 1)[0]:
+        return
+    raise SettingsError(f"storage_url must be file:///path or s3://bucket/prefix (got {url!r})")
+
+
+def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated CIDR networks (``record_url_allowlist``)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            networks.append(ipaddress.ip_network(part, strict=False))
+    return networks
 
 
 # The cloud's documented leaky-bucket numbers (limits.md).

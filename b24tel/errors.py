@@ -95,8 +95,64 @@ def body_too_large(limit: int) -> ApiError:
     )
 
 
-def internal_error() -> ApiError:
-    return ApiError("INTERNAL_SERVER_ERROR", "Internal server error", 500)
+def internal_error(request_id: str = "") -> ApiError:
+    """What an unexpected exception becomes: the reference's code for a failure inside the
+    portal, and the request id that finds the traceback in the server log."""
+    text = "Internal server error"
+    if request_id:
+        text += f"; request id {request_id}"
+    extra = {"request_id": request_id} if request_id else None
+    return ApiError("ERROR_CORE", text, 500, extra)
+
+
+# --- refusals of the request itself (limits and malformed input) -----------------------------
+
+
+def invalid_request(description: str, status: int = 400) -> ApiError:
+    return ApiError("INVALID_REQUEST", description, status)
+
+
+def too_many_params(limit: int) -> ApiError:
+    return invalid_request(f"The request has more than {limit} parameters (max_input_vars)")
+
+
+def too_deep(limit: int) -> ApiError:
+    return invalid_request(f"Parameters are nested deeper than {limit} levels (max_input_nesting)")
+
+
+def nul_in_value() -> ApiError:
+    return invalid_request("Parameter values must not contain NUL characters")
+
+
+def value_too_long(field: str, limit: int) -> ApiError:
+    return ApiError(
+        "INVALID_ARGUMENT", f'The length of "{field}" should not exceed {limit} characters.', 400
+    )
+
+
+def value_out_of_range(field: str) -> ApiError:
+    return ApiError("INVALID_ARGUMENT", f'The value of "{field}" is out of range.', 400)
+
+
+def file_not_expected(name: str) -> ApiError:
+    return invalid_request(f"Parameter {name} is a file upload; a text value is expected")
+
+
+def credentials_not_found_in(limit: int) -> ApiError:
+    return ApiError(
+        "REQUEST_ENTITY_TOO_LARGE",
+        f"A request body over {limit} bytes must carry its credentials in the URL (webhook "
+        "path or ?auth=) or an Authorization header, or an auth parameter near its start",
+        413,
+    )
+
+
+def insufficient_storage() -> ApiError:
+    return ApiError(
+        "INSUFFICIENT_STORAGE",
+        "The server has no disk space left for this request; nothing was changed, try again later",
+        507,
+    )
 
 
 def argument_error(message: str, argument: str) -> ApiError:

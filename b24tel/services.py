@@ -17,6 +17,7 @@ from b24tel.recordings.service import Recordings
 if TYPE_CHECKING:
     from b24tel.rest.auth import AuthCache
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 
 
@@ -33,6 +34,7 @@ class Services:
     fetcher: SafeFetcher
     background: Background
     auth_cache: AuthCache
+    input_limits: InputLimits
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

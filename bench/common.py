@@ -59,6 +59,10 @@ class Server:
     proc: subprocess.Popen
     port: int
     hook: str = ""  # /rest/1/<code>/
+    lines: list[str] = field(default_factory=list)  # what it printed
+
+    def output(self) -> str:
+        return "".join(self.lines)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -106,6 +110,7 @@ def b24tel_server(
         def read() -> None:
             assert proc.stdout is not None
             for line in proc.stdout:
+                server.lines.append(line)
                 if log:
                     log.write(line)
                     log.flush()
@@ -360,6 +365,7 @@ class Recording:
     data: bytes
     b64: bytes = b""
     quoted: bytes = b""
+    twice_quoted: bytes = b""  # inside a form-encoded batch command, as CRest sends it
 
     def __post_init__(self) -> None:
         import base64
@@ -367,6 +373,7 @@ class Recording:
 
         self.b64 = base64.b64encode(self.data)
         self.quoted = quote(self.b64, safe="").encode()
+        self.twice_quoted = quote(self.quoted, safe="").encode()
 
 
 async def attach(
@@ -387,6 +394,18 @@ async def attach(
         body = f"CALL_ID={call_id}&FILENAME=call.wav&FILE_CONTENT=".encode() + rec.quoted
         status, answer = await conn.request(
             "POST", method, body, "application/x-www-form-urlencoded"
+        )
+    elif mode == "batch":
+        from urllib.parse import quote
+
+        command = (
+            "telephony.externalCall.attachRecord?CALL_ID="
+            + quote(call_id, safe="")
+            + "&FILENAME=call.wav&FILE_CONTENT="
+        )
+        body = b"halt=1&cmd[att]=" + quote(command, safe="").encode() + rec.twice_quoted
+        status, answer = await conn.request(
+            "POST", hook + "batch", body, "application/x-www-form-urlencoded"
         )
     elif mode == "url":
         status, answer = await conn.request(

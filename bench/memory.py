@@ -1,8 +1,10 @@
 """The server's peak memory while it ingests one 200 MB recording, in each mode.
 
 Starts ``b24tel serve``, samples its RSS every 10 ms while one attachRecord of a 200 MB WAV
-runs (FILE_CONTENT in JSON, FILE_CONTENT in a form, the upload URL, RECORD_URL), and prints
-the peak growth over the RSS just before. Target: at most 64 MB in every mode.
+runs (FILE_CONTENT in JSON, FILE_CONTENT in a form, the upload URL, RECORD_URL, and
+FILE_CONTENT inside a form-encoded ``batch`` command, percent-encoded twice as CRest and
+MikoPBX-style connectors send it), and prints the peak growth over the RSS just before.
+Target: at most 64 MB in every mode.
 
     python bench/memory.py [--size-mb 200]
 """
@@ -68,7 +70,7 @@ def main() -> None:
     env = {"B24TEL_RECORD_URL_ALLOWLIST": "127.0.0.1/32"}
     with b24tel_server(env) as server:
         process = psutil.Process(server.proc.pid)
-        for index, mode in enumerate(MODES, start=1):
+        for index, mode in enumerate((*MODES, "batch"), start=1):
             growth, seconds = asyncio.run(
                 run(server.port, server.hook, mode, rec, files.url, index, process)
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import socket
@@ -24,6 +25,7 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from b24tel import logs
 from b24tel.app import create_app
 from b24tel.cli.serve import HTTP_IMPL, MAX_REQUEST_HEAD
 from b24tel.clock import Clock, FakeClock
@@ -38,6 +40,59 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "audio"
 
 WEBHOOK_CODE = "secretcode"
 POSTGRES_ENV = "B24TEL_TEST_POSTGRES_URL"
+
+# every secret the tests hand out: none may appear in the log of the whole run
+ISSUED_SECRETS: set[str] = {WEBHOOK_CODE}
+LOG_FILE: list[Path] = []
+
+
+class _RawFormatter(logging.Formatter):
+    """The message as the code logged it (no redaction: the scan checks the sources), with
+    its extra fields and traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = logs.extras(record)
+        return line + (" " + repr(extra) if extra else "")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Everything the server logs during the run, at INFO, into one file."""
+    path = tmp_path_factory.getbasetemp() / "server.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(_RawFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in ("sqlalchemy", "httpx", "httpcore", "aiosqlite", "asyncio", "alembic", "moto",
+                 "botocore", "urllib3", "werkzeug", "faker", "hypothesis"):  # fmt: skip
+        logging.getLogger(name).setLevel(logging.WARNING)
+    LOG_FILE.append(path)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(previous)
+    handler.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the server log holds a secret: an issued one, or anything that
+    looks like a webhook code, token or password that was not masked."""
+    if not LOG_FILE or not LOG_FILE[0].exists():
+        return
+    leaks = []
+    for number, line in enumerate(LOG_FILE[0].read_text(encoding="utf-8").splitlines(), 1):
+        found = [s for s in ISSUED_SECRETS if s and s in line]
+        if found or logs.redact(line) != line:
+            leaks.append(f"{LOG_FILE[0]}:{number}: {line[:300]}")
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"secrets in the server log ({len(leaks)} lines):", red=True)
+            for leak in leaks[:20]:
+                reporter.write_line("  " + leak)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _backends() -> list[str]:
@@ -140,6 +195,7 @@ class Harness:
             _, secret = await users.create_webhook(
                 s, self.services.clock.now(), user_id=user_id, scopes=scope_set, code=code
             )
+        ISSUED_SECRETS.add(secret)
         return f"/rest/{user_id}/{secret}/"
 
     async def add_app(self, scopes: str | None = None) -> tuple[Any, str]:
@@ -147,14 +203,16 @@ class Harness:
             users.parse_scopes(scopes) if scopes is not None else frozenset(users.ALL_SCOPES)
         )
         async with self.db.transaction() as s:
-            return await users.create_app(
+            app, secret = await users.create_app(
                 s, self.services.clock.now(), name="Test app", scopes=scope_set
             )
+        ISSUED_SECRETS.add(secret)
+        return app, secret
 
     async def token(self, app: Any, user_id: int) -> users.TokenPair:
         settings = self.services.settings
         async with self.db.transaction() as s:
-            return await users.issue_tokens(
+            pair = await users.issue_tokens(
                 s,
                 self.services.clock.now(),
                 app,
@@ -162,6 +220,8 @@ class Harness:
                 access_ttl=settings.access_token_ttl,
                 refresh_ttl=settings.refresh_token_ttl,
             )
+        ISSUED_SECRETS.update((pair.access_token, pair.refresh_token))
+        return pair
 
     async def store_recording(
         self,
@@ -193,37 +253,67 @@ class Harness:
     async def raw_get(self, target: str) -> httpx.Response:
         """A GET straight through ASGI: httpx refuses URLs over 64 KiB, real clients and
         servers do not (recordings in a query string)."""
+        response, _ = await self.asgi("GET", target)
+        return response
+
+    async def asgi(
+        self,
+        method: str,
+        target: str,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        chunk: int = 65536,
+        disconnect_at: int | None = None,
+    ) -> tuple[httpx.Response, int]:
+        """A request straight through ASGI; also returns how many body bytes the app read
+        (what a server that stops reading early saves). ``disconnect_at``: the client goes
+        away after sending that many bytes (the answer is then a made-up 499)."""
         path, _, query = target.partition("?")
+        raw_headers = [(b"host", b"testserver")]
+        raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        if body:
+            raw_headers.append((b"content-length", str(len(body)).encode()))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
-            "method": "GET",
+            "method": method,
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(b"host", b"testserver")],
+            "headers": raw_headers,
             "client": ("127.0.0.1", 1),
             "server": ("testserver", 80),
         }
         sent: list[dict[str, Any]] = []
+        consumed = 0
 
         async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            nonlocal consumed
+            if disconnect_at is not None and consumed >= disconnect_at:
+                return {"type": "http.disconnect"}
+            part = body[consumed : consumed + chunk]
+            consumed += len(part)
+            return {"type": "http.request", "body": part, "more_body": consumed < len(body)}
 
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
         await self.app(scope, receive, send)
-        start = next(m for m in sent if m["type"] == "http.response.start")
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return httpx.Response(
+        start = next(
+            (m for m in sent if m["type"] == "http.response.start"),
+            {"status": 499, "headers": []},
+        )
+        content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        response = httpx.Response(
             start["status"],
             headers=[(k.decode(), v.decode()) for k, v in start["headers"]],
-            content=body,
+            content=content,
         )
+        return response, consumed
 
     async def call(
         self, hook: str, method: str, params: Any = None, **kwargs: Any

@@ -34,11 +34,15 @@ def users() -> None:
 
 
 @users.command("add")
-@click.option("--name", required=True)
-@click.option("--last-name", default="")
-@click.option("--email", default="")
-@click.option("--inner-number", default=None, help="Extension (UF_PHONE_INNER).")
-@click.option("--work-phone", default="")
+@click.option("--name", required=True, help="First name (NAME).")
+@click.option("--last-name", default="", help="Last name (LAST_NAME).")
+@click.option("--email", default="", help="E-mail address (EMAIL).")
+@click.option(
+    "--inner-number",
+    default=None,
+    help="Extension (UF_PHONE_INNER); no other active user may have it.",
+)
+@click.option("--work-phone", default="", help="WORK_PHONE.")
 @click.option("--mobile", default="", help="PERSONAL_MOBILE.")
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 @click.option("--inactive", is_flag=True, help="Create the user deactivated.")
@@ -48,18 +52,21 @@ def users_add(obj: Ctx, **opts: Any) -> None:
 
     async def work(db: Database) -> int:
         async with db.transaction() as s:
-            user = await service.create_user(
-                s,
-                Clock().now(),
-                name=opts["name"],
-                last_name=opts["last_name"],
-                email=opts["email"],
-                inner_number=opts["inner_number"],
-                admin=opts["admin"],
-                work_phone=opts["work_phone"],
-                personal_mobile=opts["mobile"],
-                active=not opts["inactive"],
-            )
+            try:
+                user = await service.create_user(
+                    s,
+                    Clock().now(),
+                    name=opts["name"],
+                    last_name=opts["last_name"],
+                    email=opts["email"],
+                    inner_number=opts["inner_number"],
+                    admin=opts["admin"],
+                    work_phone=opts["work_phone"],
+                    personal_mobile=opts["mobile"],
+                    active=not opts["inactive"],
+                )
+            except ValueError as exc:
+                raise _fail(exc) from exc
             return user.id
 
     click.echo(run_db(obj.settings(), work))
@@ -101,7 +108,7 @@ def webhooks() -> None:
     help="Comma-separated scopes.",
 )
 @click.option("--code", default=None, help="Secret code (random when omitted).")
-@click.option("--title", default="")
+@click.option("--title", default="", help="A note on what the webhook is for.")
 @click.pass_obj
 def webhooks_create(obj: Ctx, user_id: int, scopes: str, code: str | None, title: str) -> None:
     """Create a webhook; prints its URL (the code is shown only now)."""
@@ -164,8 +171,14 @@ def apps() -> None:
 
 
 @apps.command("create")
-@click.option("--name", required=True)
-@click.option("--scope", "scopes", default=",".join(service.ALL_SCOPES), show_default=True)
+@click.option("--name", required=True, help="Application name (REST_APP_NAME of its calls).")
+@click.option(
+    "--scope",
+    "scopes",
+    default=",".join(service.ALL_SCOPES),
+    show_default=True,
+    help="Comma-separated scopes.",
+)
 @click.pass_obj
 def apps_create(obj: Ctx, name: str, scopes: str) -> None:
     """Create a local application; prints its ID, client id and secret."""
@@ -204,8 +217,8 @@ async def _app(db: Database, app_id: int) -> Any:
 
 
 @apps.command("token")
-@click.option("--app", "app_id", required=True, type=int)
-@click.option("--user", "user_id", required=True, type=int)
+@click.option("--app", "app_id", required=True, type=int, help="Application ID.")
+@click.option("--user", "user_id", required=True, type=int, help="User the tokens act as.")
 @click.pass_obj
 def apps_token(obj: Ctx, app_id: int, user_id: int) -> None:
     """Issue an access/refresh pair for a user (local apps without a browser install)."""
@@ -234,8 +247,8 @@ def apps_token(obj: Ctx, app_id: int, user_id: int) -> None:
 
 
 @apps.command("code")
-@click.option("--app", "app_id", required=True, type=int)
-@click.option("--user", "user_id", required=True, type=int)
+@click.option("--app", "app_id", required=True, type=int, help="Application ID.")
+@click.option("--user", "user_id", required=True, type=int, help="User the code is for.")
 @click.option("--ttl", default=600, show_default=True, help="Seconds the code stays valid.")
 @click.pass_obj
 def apps_code(obj: Ctx, app_id: int, user_id: int, ttl: int) -> None:

@@ -1,17 +1,25 @@
-"""What every command shares: settings from the group options, a database to work on."""
+"""What every command shares: settings from the group options, a database to work on, and
+one-line errors instead of tracebacks."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from b24tel.config import Settings, SettingsError
+from b24tel.db import migrate
 from b24tel.db.engine import Database
 
 T = TypeVar("T")
+
+# what a database that cannot be reached or used raises
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 
 class Ctx:
@@ -26,7 +34,52 @@ class Ctx:
             raise click.ClickException(str(exc)) from exc
 
 
+def shown_url(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def database_problem(settings: Settings, exc: BaseException) -> click.ClickException:
+    reason = getattr(exc, "orig", None) or exc
+    text = (getattr(reason, "strerror", None) or str(reason)).strip().splitlines()
+    return click.ClickException(
+        f"cannot use the database {shown_url(settings)}: {text[0] if text else type(exc).__name__}"
+    )
+
+
+def make_data_dir(settings: Settings) -> None:
+    try:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc}"
+        ) from exc
+
+
+def require_database(settings: Settings) -> None:
+    """Admin commands work on the server's database and never create one: say where we
+    looked and how to point elsewhere."""
+    if settings.is_sqlite:
+        path = Path(make_url(settings.effective_database_url).database or "")
+        if not path.is_file():
+            raise click.ClickException(
+                f"no b24tel database at {path}. Run this command where you run `b24tel "
+                "serve`, or point at the server's data directory with --data-dir or "
+                "B24TEL_DATA_DIR (or at its database with B24TEL_DATABASE_URL)."
+            )
+    try:
+        current = migrate.current(settings.effective_database_url)
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc
+    if current is None:
+        raise click.ClickException(
+            f"the database {shown_url(settings)} has no b24tel tables yet: start `b24tel "
+            "serve` once or run `b24tel db upgrade`"
+        )
+
+
 def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    require_database(settings)
+
     async def main() -> T:
         db = Database(settings.effective_database_url)
         try:
@@ -34,4 +87,7 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc

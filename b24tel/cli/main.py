@@ -13,8 +13,11 @@ from b24tel.config import render_docs
 
 
 @click.group()
+@click.version_option(package_name="b24tel", prog_name="b24tel")
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML settings file.")
-@click.option("--data-dir", "data_dir", help="Data directory (default ./b24tel-data).")
+@click.option(
+    "--data-dir", "data_dir", help="Data directory of the server (default ./b24tel-data)."
+)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     """b24tel — a server that speaks Bitrix24's REST protocol for external telephony."""

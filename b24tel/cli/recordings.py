@@ -46,7 +46,8 @@ def verify(obj: Ctx) -> None:
     default=3600,
     show_default=True,
     type=float,
-    help="Seconds an unreferenced object or interrupted write must be old.",
+    help="Seconds an object without a file row must be old before it is removed. "
+    "Leftovers of interrupted writes go as soon as no writer holds them.",
 )
 @click.option(
     "--retention-days",
@@ -57,7 +58,7 @@ def verify(obj: Ctx) -> None:
 @click.pass_obj
 def gc(obj: Ctx, orphan_age: float, retention_days: int | None) -> None:
     """Remove replaced versions past retention, orphaned objects and leftovers of
-    interrupted writes."""
+    interrupted writes (the ones no running server holds)."""
     settings = obj.settings()
 
     async def work(db: Database) -> ops.Report:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import socket
+import ssl
 from pathlib import Path
 
 import click
 import uvicorn
 from sqlalchemy import func, select
 
+from b24tel import logs
 from b24tel.app import create_app
-from b24tel.cli.base import Ctx
+from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import Database
@@ -59,24 +64,64 @@ async def bootstrap(settings: Settings) -> str | None:
 
 
 def prepare_database(settings: Settings, upgrade: bool) -> None:
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
-    if settings.is_sqlite or upgrade:
-        migrate.upgrade(url)
-        return
-    heads = migrate.head_revision()
-    if migrate.current(url) != heads:
+    try:
+        if settings.is_sqlite:
+            make_data_dir(settings)
+            migrate.upgrade(url)
+            return
+        if upgrade:
+            migrate.upgrade(url)
+        current = migrate.current(url)
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc
+    if current != migrate.head_revision():
         raise click.ClickException(
             "the database schema is not up to date: run `b24tel db upgrade` first "
             "(or start with --upgrade)"
         )
+    make_data_dir(settings)  # staging and, by default, recordings
+
+
+def check_tls(settings: Settings) -> None:
+    """Load the certificate and key now, so a bad file is one line, before anything
+    else happens."""
+    if not settings.tls_cert:
+        return
+    for path in (settings.tls_cert, settings.tls_key):
+        if not Path(path).is_file():
+            raise click.ClickException(f"TLS file not found: {path}")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot use {settings.tls_cert} and {settings.tls_key} as a PEM certificate "
+            f"chain and private key: {exc}"
+        ) from exc
+
+
+def listen(settings: Settings) -> socket.socket:
+    try:
+        return socket.create_server(
+            (settings.host, settings.port),
+            family=socket.AF_INET6 if ":" in settings.host else socket.AF_INET,
+            backlog=2048,
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: "
+            f"{os.strerror(exc.errno) if exc.errno else exc}"
+        ) from exc
 
 
 @click.command()
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML settings file.")
 @click.option("--data-dir", "data_dir", help="Data directory (default ./b24tel-data).")
 @click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Listen port (default 8080).")
+@click.option(
+    "--port", default=None, type=click.IntRange(1, 65535), help="Listen port (default 8080)."
+)
 @click.option("--tls-cert", default=None, help="PEM certificate chain for HTTPS.")
 @click.option("--tls-key", default=None, help="PEM private key for HTTPS.")
 @click.option(
@@ -97,27 +142,45 @@ def serve(
 ) -> None:
     """Serve the REST API (SQLite and a local recordings folder by default)."""
     obj = Ctx(config or obj.config, data_dir or obj.data_dir)
+    # every check before any side effect: nothing is created by a start that fails
     settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
-    prepare_database(settings, upgrade)
-    url = asyncio.run(bootstrap(settings))
+    check_tls(settings)
+    logs.configure(settings.log_level, settings.log_format)
+    sock = listen(settings)
+    try:
+        # the database and first-start creation only once the port is ours
+        prepare_database(settings, upgrade)
+        url = asyncio.run(bootstrap(settings))
+    except BaseException:
+        sock.close()
+        raise
     if url:
         click.echo("First start: created user 1 (administrator) and an incoming webhook.")
         click.echo(f"Webhook URL: {url}")
         click.echo(f"Try: curl {url}server.time")
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.tls_cert or None,
-        ssl_keyfile=settings.tls_key or None,
-        log_level=settings.log_level,
-        # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
-        timeout_graceful_shutdown=settings.graceful_timeout,
-        http=HTTP_IMPL,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
-        proxy_headers=True,
+    scheme = "https" if settings.tls_cert else "http"
+    click.echo(f"b24tel listening on {scheme}://{settings.host}:{settings.port} (CTRL+C to stop)")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=settings.tls_cert or None,
+            ssl_keyfile=settings.tls_key or None,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # the server's own handler and formatter (b24tel.logs)
+            access_log=False,  # b24tel.access writes it, without secrets
+            # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
+            timeout_graceful_shutdown=settings.graceful_timeout,
+            http=HTTP_IMPL,
+            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+            proxy_headers=True,
+        )
     )
+    # uvicorn re-raises the signal it stopped on once shutdown is complete (as uvicorn.run)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
 
 
 @click.group()
@@ -130,6 +193,10 @@ def db() -> None:
 def db_upgrade(obj: Ctx) -> None:
     """Upgrade the database schema to the newest revision."""
     settings = obj.settings()
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.effective_database_url)
-    click.echo(f"database at revision {migrate.current(settings.effective_database_url)}")
+    make_data_dir(settings)
+    try:
+        migrate.upgrade(settings.effective_database_url)
+        revision = migrate.current(settings.effective_database_url)
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc
+    click.echo(f"database at revision {revision}")

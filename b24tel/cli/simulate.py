@@ -13,14 +13,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from b24tel import simulate
+from b24tel import logs, simulate
 from b24tel.simulate import DEFAULT_MIX, MODES, Config, Mix, MixError
 
 
 @click.command("simulate")
 @click.option("--url", required=True, help="Webhook URL, e.g. http://127.0.0.1:8080/rest/1/CODE/")
-@click.option("--calls", default=100, show_default=True, type=click.IntRange(1))
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--calls", default=100, show_default=True, type=click.IntRange(1), help="Calls to make."
+)
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Calls in flight at once.",
+)
 @click.option("--record-size", type=click.IntRange(46), help="Generate a WAV of this many bytes.")
 @click.option(
     "--record",
@@ -102,19 +110,14 @@ def simulate_command(
         serve_host=serve_host,
     )
     sim = simulate.Simulator(config)
-    if as_json or not sys.stderr.isatty():
-        report = asyncio.run(sim.run())
-    else:
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        ) as progress:
-            task = progress.add_task("calls", total=calls)
-            report = asyncio.run(sim.run(lambda: progress.advance(task)))
+    try:
+        report = _run(sim, calls, quiet=as_json or not sys.stderr.isatty())
+    except simulate.RequestFailed as exc:
+        # the set-up request (user.get) did not get an answer from a Bitrix24 endpoint
+        raise click.ClickException(
+            f"{logs.redact(config.url)} does not answer as a Bitrix24 webhook URL "
+            f"(user.get: {exc.code}); check --url"
+        ) from exc
     summary = report.summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -122,6 +125,21 @@ def simulate_command(
         _print(summary)
     if summary["failed"]:
         sys.exit(1)
+
+
+def _run(sim: simulate.Simulator, calls: int, *, quiet: bool) -> simulate.Report:
+    if quiet:
+        return asyncio.run(sim.run())
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("calls", total=calls)
+        return asyncio.run(sim.run(lambda: progress.advance(task)))
 
 
 def _verify(cacert: str | None) -> Any:  # True, or an SSLContext trusting the CA file

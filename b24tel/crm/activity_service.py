@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.crm import errors
@@ -234,6 +235,10 @@ async def _owner_of(
     raise errors.no_binding()
 
 
+def _nullable(attr: str) -> bool:
+    return bool(Activity.__table__.columns[attr].nullable)
+
+
 def _apply(act: Activity, fields: dict[str, Any], tz: ZoneInfo) -> None:
     for f in FIELDS:
         if f.wire in fields and not f.readonly and f.wire not in ("TYPE_ID", "OWNER_TYPE_ID"):
@@ -243,6 +248,8 @@ def _apply(act: Activity, fields: dict[str, Any], tz: ZoneInfo) -> None:
                 if f.kind == "object"
                 else coerce(f, raw, tz)
             )
+            if value is None and not _nullable(f.attr):
+                continue  # a required column keeps its value rather than becoming NULL
             if value is not None or f.kind in ("str", "text", "object", "datetime"):
                 setattr(act, f.attr, value)
     if "COMPLETED" in fields:
@@ -332,10 +339,15 @@ async def _responsible(
 async def _bind(session: AsyncSession, activity_id: int, owner_type: int, owner_id: int) -> bool:
     if await repo.binding(session, activity_id, owner_type, owner_id) is not None:
         return False
-    session.add(
-        ActivityBinding(activity_id=activity_id, owner_type_id=owner_type, owner_id=owner_id)
-    )
-    await session.flush()
+    try:
+        async with session.begin_nested():  # another request may bind it at the same moment
+            session.add(
+                ActivityBinding(
+                    activity_id=activity_id, owner_type_id=owner_type, owner_id=owner_id
+                )
+            )
+    except IntegrityError:
+        return False
     return True
 
 

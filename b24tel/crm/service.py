@@ -137,7 +137,10 @@ def _apply_fields(
             continue
         if f.readonly and not (f.import_only and importing):
             continue  # unknown and read-only fields are ignored (protocol.md §6.1)
-        setattr(obj, f.attr, coerce(f, fields[f.wire], env.tz))
+        value = coerce(f, fields[f.wire], env.tz)
+        if value is None and not obj.__table__.columns[f.attr].nullable:
+            continue  # a required column keeps its value rather than becoming NULL
+        setattr(obj, f.attr, value)
 
 
 async def _derive(session: AsyncSession, entity: EntityDef, obj: Any) -> None:

@@ -30,7 +30,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # every unit of work ends in COMMIT or ROLLBACK itself: no reset round trip on
         # check-in
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_reset_on_return=None
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_reset_on_return=None,
+            hide_parameters=True,  # parameters never reach a log line or an error text
         )
         _sqlite_setup(engine)
         return engine
@@ -40,6 +43,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
         pool_reset_on_return=None,
+        hide_parameters=True,
     )
 
 

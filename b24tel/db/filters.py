@@ -14,10 +14,27 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
+from b24tel import errors
 from b24tel.rest.envelope import PAGE_SIZE, ListResult
 from b24tel.rest.params import loose_bool, opt_float, opt_int
 
@@ -68,11 +85,11 @@ def parse_datetime(value: Any, tz: ZoneInfo) -> dt.datetime | None:
     text = value.strip().replace(" ", "T", 1)
     try:
         parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # unreadable, or beyond year 1 … 9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(dt.UTC)
 
 
 def _coerce(kind: Kind, value: Any, tz: ZoneInfo) -> Any:
@@ -91,8 +108,31 @@ def _coerce(kind: Kind, value: Any, tz: ZoneInfo) -> Any:
     return str(value)
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+MAX_PATTERN = 10_000  # SQLite refuses LIKE patterns over 50 000 bytes
+
+
+class Contains(FunctionElement[bool]):
+    """``needle`` occurs in ``haystack`` (both already lower-cased): ``instr`` on SQLite,
+    ``strpos`` on PostgreSQL — a substring test that, unlike LIKE, has no pattern limits."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains"
+
+    def __init__(self, haystack: Any, needle: str) -> None:
+        super().__init__(haystack, literal(needle, String()))
+
+
+@compiles(Contains)
+def _contains_sqlite(element: Contains, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)}) > 0"
+
+
+@compiles(Contains, "postgresql")
+def _contains_postgresql(element: Contains, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"strpos({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)}) > 0"
 
 
 def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement[bool]:
@@ -107,6 +147,8 @@ def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement
             return false()
         cond = col.between(bounds[0], bounds[1])
         return not_(cond) if op == "!><" else cond
+    if op in ("@", "!@") and not isinstance(raw, list):
+        raw = [raw]  # IN over one value
     if isinstance(raw, list):
         values = [v for v in (_coerce(field.kind, x, tz) for x in raw) if v is not None]
         if op in ("", "=", "@"):
@@ -119,10 +161,16 @@ def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement
         raw = raw[0] if raw else None
     if op in ("%", "!%", "?", "=%", "%=", "!=%", "!%="):
         text = "" if raw is None else str(raw)
+        if field.kind != "str":
+            col = cast(col, String())  # text search on a number or date: on its text
         if op in ("%", "!%", "?"):
-            pattern = f"%{_like_escape(text)}%"
-            cond = func.lower(col).like(pattern.lower(), escape="\\")
+            # a substring search, not a LIKE pattern: no length limit, nothing to escape
+            cond = Contains(func.lower(col), text.lower())
         else:  # the value is a LIKE pattern of its own
+            if len(text) > MAX_PATTERN:
+                raise errors.invalid_request(
+                    f"A filter pattern may not be longer than {MAX_PATTERN} characters"
+                )
             cond = func.lower(col).like(text.lower())
         return not_(cond) if op.startswith("!") else cond
     value = _coerce(field.kind, raw, tz)
@@ -136,7 +184,10 @@ def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement
         return col == value
     if op in ("!", "!="):
         return or_(col.is_(None), col != value)
-    return {">": col > value, ">=": col >= value, "<": col < value, "<=": col <= value}[op]
+    if isinstance(value, bool):  # an order on a flag: false < true, as 0 < 1
+        col, value = cast(col, Integer()), int(value)
+    compare = {">": col.__gt__, ">=": col.__ge__, "<": col.__lt__, "<=": col.__le__}.get(op)
+    return compare(value) if compare is not None else false()
 
 
 def build_where(

@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from b24tel.config import parse_networks
+
 MAX_REDIRECTS = 5
 T = TypeVar("T")
 CHUNK = 256 * 1024
@@ -43,19 +45,39 @@ def transport_error(code: str, message: str) -> FetchError:
 
 
 def parse_allowlist(text: str) -> list[Network]:
-    networks = []
-    for part in (p.strip() for p in text.split(",")):
-        if part:
-            networks.append(ipaddress.ip_network(part, strict=False))
-    return networks
+    return parse_networks(text)
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries and a translator would connect to: 6to4
+    (2002::/16), Teredo (2001::/32: server and client) and NAT64 (64:ff9b::/96)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ip in _NAT64:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
 
 
 def refusal(ip: IPAddress, allowlist: Iterable[Network]) -> str | None:
-    """Why ``ip`` may not be fetched from, or None when it may."""
-    candidates: list[IPAddress] = [ip]
+    """Why ``ip`` may not be fetched from, or None when it may. An IPv6 address that embeds
+    an IPv4 one is judged by both."""
+    candidates: list[IPAddress]
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         # the connection goes to the IPv4 address: judge that one
         candidates = [ip.ipv4_mapped]
+    elif ip in _NAT64:
+        # a NAT64 gateway connects to the IPv4 address (DNS64 gives these for public hosts)
+        candidates = [*embedded_ipv4(ip)]
+    else:
+        candidates = [ip, *embedded_ipv4(ip)]
     for network in allowlist:
         if any(c.version == network.version and c in network for c in candidates):
             return None
@@ -67,7 +89,8 @@ def refusal(ip: IPAddress, allowlist: Iterable[Network]) -> str | None:
             ("non-public", not c.is_global),
         ):  # fmt: skip
             if test:
-                return f"{ip} is a {label} address"
+                embeds = f" (it embeds {c})" if c != ip else ""
+                return f"{ip} is a {label} address{embeds}"
     return None
 
 
@@ -97,7 +120,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
             )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, UnicodeError, ValueError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         reasons = []
         for info in infos:
@@ -179,7 +202,10 @@ class SafeFetcher:
                     location = response.headers.get("location")
                     if not location:
                         raise http_error(response.status_code)
-                    url = urljoin(url, location)
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError as exc:
+                        raise transport_error("URL", f"bad redirect ({exc})") from exc
                     continue
                 if response.status_code != 200:
                     raise http_error(response.status_code)
@@ -201,9 +227,16 @@ def _too_big(limit: int) -> FetchError:
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise transport_error("URL", f"not a valid URL ({exc})") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise transport_error("URL", f"not an absolute http(s) URL: {url[:200]}")
+        raise transport_error("URL", "not an absolute http(s) URL")
+    if port == 0:
+        raise transport_error("URL", "port 0 is not a valid port")
 
 
 def _insecure_context() -> ssl.SSLContext:
@@ -215,5 +248,8 @@ def _insecure_context() -> ssl.SSLContext:
 
 def file_name_from_url(url: str) -> str:
     """The URL's last path segment (attachRecord's default FILENAME)."""
-    path = urlsplit(url).path
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # not a URL at all: the download refuses it with the reason
+        return ""
     return path.rstrip("/").rsplit("/", 1)[-1] or ""

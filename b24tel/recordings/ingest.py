@@ -15,6 +15,8 @@ from typing import IO, Any, Protocol
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from b24tel.recordings.partfiles import PartFile
+
 BATCH = 1024 * 1024
 
 NOT_BASE64 = "File content is not properly encoded. Base64 encoding is expected."
@@ -40,12 +42,14 @@ class Sink(Protocol):
 
 
 class Staging:
-    """A staging file with a running sha256 and size."""
+    """A staging file with a running sha256 and size, held (see ``partfiles``) until
+    ``discard``."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"ingest-{uuid.uuid4().hex}.part"
-        self._fh: IO[bytes] | None = self.path.open("wb")
+        self._part = PartFile(self.path)
+        self._fh: IO[bytes] | None = self._part.fh
         self._hash = hashlib.sha256()
         self.size = 0
 
@@ -66,10 +70,10 @@ class Staging:
         return self._hash.hexdigest()
 
     def discard(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Remove the file (if it was not stored) and let go of it; safe to repeat."""
+        self._fh = None
         self.path.unlink(missing_ok=True)
+        self._part.release()
 
 
 class Base64Decoder:

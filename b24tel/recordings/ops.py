@@ -7,8 +7,10 @@ import contextlib
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from b24tel.db.engine import Database
+from b24tel.recordings import partfiles
 from b24tel.recordings import repository as repo
 from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import LocalStorage, S3Storage
@@ -53,14 +55,28 @@ async def verify(db: Database, recordings: Recordings) -> Report:
     async for obj in storage.list():
         if obj.key not in keys:
             report.problems.append(f"object {obj.key} ({obj.size} bytes) has no file row")
+    for path, size in partfiles.abandoned(_part_files(recordings), recordings.clock.now()):
+        report.problems.append(
+            f"interrupted write {path.name} ({size} bytes) left behind; "
+            "`b24tel recordings gc` removes it"
+        )
     return report
+
+
+def _part_files(recordings: Recordings) -> list[Path]:
+    """Files a write in progress uses: staging files and local objects on their way."""
+    paths = list(recordings.staging_dir.glob("ingest-*.part"))
+    storage = recordings.storage
+    if isinstance(storage, LocalStorage):
+        paths += [p for p, _ in storage.temp_files() if p not in paths]
+    return paths
 
 
 async def gc(
     db: Database, recordings: Recordings, *, retention_days: int, orphan_age: float
 ) -> Report:
-    """Remove replaced versions past retention, orphaned objects and leftovers of
-    interrupted writes older than ``orphan_age`` seconds."""
+    """Remove replaced versions past retention, objects without a row older than
+    ``orphan_age`` seconds, and leftovers of interrupted writes that no writer holds."""
     report = Report()
     storage = recordings.storage
     now = recordings.clock.now()
@@ -80,17 +96,11 @@ async def gc(
         if obj.key not in keys and obj.modified <= cutoff:
             await storage.delete(obj.key)
             report.actions.append(f"removed orphaned object {obj.key} ({obj.size} bytes)")
-    leftovers = [p for p in recordings.staging_dir.glob("ingest-*.part")]
-    if isinstance(storage, LocalStorage):
-        leftovers += [p for p, _ in storage.temp_files()]
-    for path in leftovers:
-        try:
-            modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-        except FileNotFoundError:
-            continue
-        if modified <= cutoff:
-            path.unlink(missing_ok=True)
-            report.actions.append(f"removed interrupted write {path.name}")
+    # whatever their age: a file no writer holds is debris (partfiles)
+    grace = min(partfiles.GRACE, dt.timedelta(seconds=orphan_age))
+    for path, size in partfiles.abandoned(_part_files(recordings), now, grace):
+        path.unlink(missing_ok=True)
+        report.actions.append(f"removed interrupted write {path.name} ({size} bytes)")
     if isinstance(storage, S3Storage):
         for key, upload_id in await storage.stale_uploads(cutoff):
             await storage.abort_upload(key, upload_id)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from b24tel.recordings.partfiles import PartFile
+
 CHUNK = 1024 * 1024
 S3_PART = 8 * 1024 * 1024  # multipart part size (S3 needs at least 5 MiB but the last)
 
@@ -97,15 +99,17 @@ class LocalStorage(RecordingStorage):
     async def store(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         target, temp = self.path(key), self._temp()
         size = 0
+        part = PartFile(temp)  # held while written (partfiles: gc tells it from debris)
         try:
-            with temp.open("wb") as fh:
-                async for chunk in chunks:
-                    await asyncio.to_thread(fh.write, chunk)
-                    size += len(chunk)
-                await asyncio.to_thread(_fsync, fh)
+            async for chunk in chunks:
+                await asyncio.to_thread(part.fh.write, chunk)
+                size += len(chunk)
+            await asyncio.to_thread(_fsync, part.fh)
+            part.fh.close()
             await asyncio.to_thread(self._publish, temp, target)
         finally:
             temp.unlink(missing_ok=True)
+            part.release()
         return size
 
     async def store_file(self, key: str, path: Path) -> int:

@@ -14,18 +14,25 @@ from b24tel.users import service as users
 AUTH_PARAMS = ("auth", "access_token")
 
 
+def find_token(params: dict[str, Any], authorization: str | None) -> str | None:
+    """The token a request names: ``auth``, else ``access_token``, else a Bearer header."""
+    for name in AUTH_PARAMS:
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            return value
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
 def pop_token(params: dict[str, Any], authorization: str | None) -> str | None:
     """Remove the auth parameters from ``params`` (handlers never see them) and return the
     token."""
-    token = None
+    token = find_token(params, authorization)
     for name in AUTH_PARAMS:
-        value = params.pop(name, None)
-        if token is None and isinstance(value, str) and value:
-            token = value
-    if token is None and authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            token = value.strip()
+        params.pop(name, None)
     return token
 
 

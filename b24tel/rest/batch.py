@@ -8,23 +8,27 @@ did; their errors sit in ``result_error``.
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from b24tel import errors
 from b24tel.errors import ApiError
-from b24tel.rest import phpquery, pipeline
+from b24tel.rest import pipeline
 from b24tel.rest.auth import AUTH_PARAMS
 from b24tel.rest.context import CallContext
+from b24tel.rest.decoding import RawBody, check_values, decode_body, parse_query
 from b24tel.rest.envelope import ListResult
+from b24tel.rest.guard import failure
 from b24tel.rest.params import LegacyParams, php_truthy
+from b24tel.rest.phpquery import php_key
 from b24tel.rest.registry import Registry
-
-log = logging.getLogger("b24tel.rest")
+from b24tel.rest.spool import ANY_KEY, Body, LargeValue
 
 MAX_COMMANDS = 50
+MAX_METHOD = 4096  # a method name and its path never come near this
 NOT_IN_BATCH = frozenset({"batch", "upload", "download"})
 _REFERENCE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\[\]]*\])+)", re.IGNORECASE)
 
@@ -35,12 +39,15 @@ class BatchParams(LegacyParams):
     halt: Any = None
 
 
+_INDEX = re.compile(r"^(?:0|[1-9][0-9]{0,17})$")
+
+
 def _follow(value: Any, path: list[str]) -> Any:
     """Walk ``path``; stop at the last level found (behavior.md §4.10)."""
     for key in path:
         if isinstance(value, dict) and key in value:
             value = value[key]
-        elif isinstance(value, list) and key.lstrip("-").isdigit() and int(key) < len(value):
+        elif isinstance(value, list) and _INDEX.match(key) and int(key) < len(value):
             value = value[int(key)]
         else:
             break
@@ -101,7 +108,7 @@ def _commands(cmd: Any) -> list[tuple[Any, Any]]:
     if isinstance(cmd, list):
         return list(enumerate(cmd))
     if isinstance(cmd, dict):
-        return [(int(k) if isinstance(k, str) and k.isdigit() else k, v) for k, v in cmd.items()]
+        return [(php_key(k) if isinstance(k, str) else k, v) for k, v in cmd.items()]
     return []
 
 
@@ -115,7 +122,7 @@ async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
             if halt:
                 break
             continue
-        if not isinstance(command, str):
+        if not isinstance(command, str | LargeValue):
             continue  # skipped silently, but it counts toward the 50
         try:
             outcome = await _run_one(ctx, state, command)
@@ -124,9 +131,9 @@ async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
             if halt:
                 break
             continue
-        except Exception:
-            log.exception("batch command %r failed", key)
-            state.sections["error"][key] = errors.internal_error().body()
+        except Exception as exc:
+            error = failure(exc, ctx.request_id, f"batch command {key!r}")
+            state.sections["error"][key] = error.body()
             if halt:
                 break
             continue
@@ -149,27 +156,69 @@ async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
     }
 
 
-async def _run_one(ctx: CallContext, state: _State, command: str) -> pipeline.Outcome:
-    path, _, query = command.partition("?")
-    method = unquote(path).strip().strip("/")
-    if method.lower().removesuffix(".json") in NOT_IN_BATCH:
-        raise errors.batch_method_not_allowed()
-    spec = ctx.services.registry.find(method.removesuffix(".json"))
-    if spec is None:
-        raise errors.method_not_found()
-    params = state.resolve(phpquery.parse(query))
-    for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
-        params.pop(name, None)
-    return await pipeline.call(
-        ctx.services,
-        ctx.caller,
-        spec,
-        params,
-        base_url=ctx.base_url,
-        in_batch=True,
-        insufficient_scope_text="",
-    )
+async def _run_one(ctx: CallContext, state: _State, command: str | LargeValue) -> pipeline.Outcome:
+    limits = ctx.services.input_limits
+    spilled: Body | None = None
+    try:
+        if isinstance(command, LargeValue):
+            # a recording inside the command: its query goes to disk, never into memory
+            path, spilled = await asyncio.to_thread(_spill, command, ctx.settings.data_dir)
+        else:
+            path, _, query = command.partition("?")
+        method = unquote(path).strip().strip("/")
+        if method.lower().removesuffix(".json") in NOT_IN_BATCH:
+            raise errors.batch_method_not_allowed()
+        spec = ctx.services.registry.find(method.removesuffix(".json"))
+        if spec is None:
+            raise errors.method_not_found()
+        if spilled is not None:
+            params = await decode_body(RawBody("form", spilled), spec.lazy, limits)
+        else:
+            params = await parse_query(query, limits)
+        check_values(params, spec.lazy)
+        params = state.resolve(params)
+        for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
+            params.pop(name, None)
+        return await pipeline.call(
+            ctx.services,
+            ctx.caller,
+            spec,
+            params,
+            base_url=ctx.base_url,
+            in_batch=True,
+            insufficient_scope_text="",
+            request_id=ctx.request_id,
+        )
+    finally:
+        if spilled is not None:
+            spilled.close()
+
+
+def _spill(command: LargeValue, data_dir: str) -> tuple[str, Body]:
+    """Split a large command into its method and a spooled body holding its query."""
+    body = Body(str(Path(data_dir).resolve() / "tmp"))
+    head = bytearray()
+    path: str | None = None
+    try:
+        for chunk in command.iter_bytes():
+            if path is not None:
+                body.write(chunk)
+                continue
+            head += chunk
+            mark = head.find(b"?")
+            if mark == -1:
+                if len(head) > MAX_METHOD:
+                    raise errors.method_not_found()
+                continue
+            path = head[:mark].decode("utf-8", "replace")
+            body.write(bytes(head[mark + 1 :]))
+    except BaseException:
+        body.close()
+        raise
+    return (path if path is not None else head.decode("utf-8", "replace")), body
 
 
 def register(registry: Registry) -> None:
-    registry.method("batch", scope="basic", params=BatchParams, batch=False)(run)
+    # a command longer than the lazy threshold stays on disk (a recording inside it)
+    lazy = frozenset({("cmd", ANY_KEY)})
+    registry.method("batch", scope="basic", params=BatchParams, batch=False, lazy=lazy)(run)

@@ -53,6 +53,7 @@ class CallContext:
     base_url: str  # scheme://host[:port] the client used, or the configured public URL
     start: int = 0  # page offset (`start`), -1 switches counting off
     in_batch: bool = False
+    request_id: str = ""
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

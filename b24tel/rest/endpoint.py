@@ -1,10 +1,20 @@
 """The REST endpoint: ``/rest/{method}[.json][/]`` and the webhook forms
-``/rest/{user_id}/{code}/{method}[.json][/]`` (protocol.md §1.1, behavior.md §4.1–4.3)."""
+``/rest/{user_id}/{code}/{method}[.json][/]`` (docs/reference/protocol.md, "Routing").
+
+Order of work, cheapest refusal first: route and method lookup (an unknown method is 404
+before authentication, as the reference does), then credentials that come outside the body
+(webhook path, ``?auth=``, ``Authorization: Bearer``) are checked before the body is read at
+all. A request without them must name its token in the body: the body is spooled while
+being scanned for an ``auth`` parameter (refused after ``max_unauthenticated_body`` bytes
+without one), only that token is picked out, and the body is decoded once the caller is
+known.
+"""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,12 +23,20 @@ from b24tel import errors
 from b24tel.errors import ApiError
 from b24tel.recordings.download import download
 from b24tel.rest import auth, pipeline
-from b24tel.rest.decoding import decode_request, drain
+from b24tel.rest.context import Caller
+from b24tel.rest.decoding import (
+    BodyRules,
+    DecodedRequest,
+    RawBody,
+    check_values,
+    decode_body,
+    parse_query,
+    read_body,
+)
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
+from b24tel.rest.registry import MethodSpec
 from b24tel.services import Services
 from b24tel.telephony.upload import upload
-
-log = logging.getLogger("b24tel.rest")
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -55,6 +73,10 @@ def base_url(services: Services, request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def spool_dir(services: Services) -> str:
+    return str(Path(services.settings.data_dir).resolve() / "tmp")
+
+
 async def rest_endpoint(request: Request) -> Response:
     services: Services = request.app.state.services
     timing = Timing(start=services.clock.time())
@@ -62,15 +84,11 @@ async def rest_endpoint(request: Request) -> Response:
         return await _handle(services, request, timing)
     except ApiError as exc:
         return render_error(exc)
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.url.path)
-        return render_error(errors.internal_error())
 
 
 async def _handle(services: Services, request: Request, timing: Timing) -> Response:
     route = parse_route(request.path_params["path"])
     if route is None or route.transport == "xml":
-        await drain(request.stream())
         if route is not None:
             raise ApiError("ERROR_TRANSPORT", "XML transport is not supported; use .json", 400)
         raise errors.method_not_found()
@@ -82,29 +100,83 @@ async def _handle(services: Services, request: Request, timing: Timing) -> Respo
     # an unknown method is refused before authentication (behavior.md §4.3 step 5)
     spec = services.registry.find(route.method)
     if spec is None:
-        await drain(request.stream())
         raise errors.method_not_found()
-    decoded = await decode_request(
-        request.url.query,
-        request.headers.get("content-type", ""),
-        request.stream(),
-        services.settings.max_body_size,
-        spec.lazy,
-        has_body=request.method not in ("GET", "HEAD") or _has_body(request),
-    )
+    request.state.method = spec.name
+    opened: list[DecodedRequest] = []
     try:
-        params = decoded.params
-        token = auth.pop_token(params, request.headers.get("authorization"))
-        caller = await auth.authenticate(services, route.webhook, token)
+        params, caller = await _params_and_caller(services, request, route, spec, opened)
         if not spec.allowed_for(caller.scopes):
             raise errors.insufficient_scope()
         services.rate_limiter.hit(caller.limit_key)
         outcome = await pipeline.call(
-            services, caller, spec, params, base_url=base_url(services, request), timing=timing
+            services,
+            caller,
+            spec,
+            params,
+            base_url=base_url(services, request),
+            timing=timing,
+            request_id=request.state.request_id,
         )
         return json_response(success_body(outcome.result, outcome.time_block(services)))
     finally:
-        decoded.close()
+        for decoded in opened:
+            decoded.close()
+
+
+async def _params_and_caller(
+    services: Services,
+    request: Request,
+    route: Route,
+    spec: MethodSpec,
+    opened: list[DecodedRequest],
+) -> tuple[dict[str, Any], Caller]:
+    settings, limits = services.settings, services.input_limits
+    query = await parse_query(request.url.query, limits)
+    header = request.headers.get("authorization")
+    token = auth.find_token(query, header)
+    caller, refused = None, None
+    if route.webhook is not None:
+        # the webhook path overrides any token (behavior.md §4.2)
+        caller = await _authenticate(services, request, route.webhook, None)
+    elif token:
+        try:
+            caller = await _authenticate(services, request, None, token)
+        except ApiError as exc:
+            refused = exc  # unless the body names other credentials: its `auth` wins
+    rules = BodyRules(
+        settings.max_body_size,
+        limits,
+        spool_dir(services),
+        credentials_within=None if caller else settings.max_unauthenticated_body,
+    )
+    raw = RawBody("none")
+    if request.method not in ("GET", "HEAD") or _has_body(request):
+        ctype = request.headers.get("content-type", "")
+        raw = await read_body(ctype, request.stream(), rules, spec.lazy)
+    decoded = DecodedRequest(raw.params, raw.body)
+    opened.append(decoded)  # closed once the answer is built
+    if caller is None:
+        hint = raw.auth_hint()
+        if not hint or hint == token:
+            raise refused or errors.no_auth_found()
+        token = hint
+        caller = await _authenticate(services, request, None, token)
+    params = {**query, **await decode_body(raw, spec.lazy, limits)}
+    decoded.params = params
+    check_values(params, spec.lazy)
+    final = auth.pop_token(params, header)
+    if route.webhook is None and final != token:
+        # the body's `auth` replaces the query's, as every other parameter does
+        caller = await _authenticate(services, request, None, final)
+    return params, caller
+
+
+async def _authenticate(
+    services: Services, request: Request, webhook: tuple[str, str] | None, token: str | None
+) -> Caller:
+    caller = await auth.authenticate(services, webhook, token)
+    request.state.caller = caller.limit_key
+    return caller
 
 
 def _has_body(request: Request) -> bool:

@@ -7,50 +7,59 @@ failing, so the method's own checks run in the reference's order with its messag
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
 _LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # PHP's integers are 64-bit
 
 
 def php_int(value: Any) -> int:
-    """PHP ``(int)`` cast: leading digits of a string, 0 for anything else."""
+    """PHP ``(int)`` cast: leading digits of a string (saturating at 64 bits, as PHP's
+    string conversion does), 0 for anything else — and 0 for a float that is not finite or
+    does not fit, as PHP 7+ does."""
     if value is None or isinstance(value, dict | list):
         return 0
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
+        return min(max(value, INT_MIN), INT_MAX)
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) and INT_MIN <= value <= INT_MAX else 0
     match = _LEADING_INT.match(str(value))
-    return int(match.group(1)) if match else 0
+    return min(max(int(match.group(1)), INT_MIN), INT_MAX) if match else 0
 
 
 def opt_int(value: Any) -> int | None:
-    """An integer parameter: ``None`` when absent or not a number."""
+    """An integer parameter: ``None`` when absent, not a number, or beyond 64 bits."""
     if value is None or value == "" or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
-        return value
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return None
-    return int(number) if number.is_integer() else None
+        number: int | float = value
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            return None
+        if not number.is_integer():
+            return None
+    return int(number) if INT_MIN <= number <= INT_MAX else None
 
 
 def opt_float(value: Any) -> float | None:
+    """A number parameter: ``None`` when absent, not a number, or not finite."""
     if value is None or value == "" or isinstance(value, dict | list | bool):
         return None
     try:
-        return float(str(value).strip())
-    except ValueError:
+        number = float(str(value).strip())
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 _TRUTHY = {"1", "true", "y", "yes", "on"}

@@ -37,6 +37,7 @@ async def call(
     in_batch: bool = False,
     timing: Timing | None = None,
     insufficient_scope_text: str | None = None,
+    request_id: str = "",
 ) -> Outcome:
     clock = services.clock
     timing = timing or Timing(start=clock.time())
@@ -51,6 +52,7 @@ async def call(
         base_url=base_url,
         start=-1 if start < 0 else start,
         in_batch=in_batch,
+        request_id=request_id,
     )
     timing.handler_start = clock.time()
     try:

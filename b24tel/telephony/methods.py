@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from b24tel import errors
+from b24tel import errors, logs
 from b24tel.errors import ApiError
 from b24tel.rest.context import CallContext
+from b24tel.rest.guard import unexpected
 from b24tel.rest.params import NoParams
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
@@ -51,7 +52,10 @@ async def fetch_finish_record(services: Services, env: service.Env, call_id: str
         await record_service.attach_record_url(services, env.errors, call_id, url)
     except ApiError as exc:
         status, error = "failed", exc.description
-        log.warning("RECORD_URL of %s not attached: %s", call_id, exc.description)
+        log.warning("RECORD_URL of %s not attached: %s", call_id, logs.redact(exc.description))
+    except Exception as exc:
+        # a defect, not the client's doing: the row must still leave `pending`
+        status, error = "failed", unexpected(exc, "", f"RECORD_URL of {call_id}").description
     async with services.db.transaction() as s:
         stat = await repo.statistic(s, call_id)
         if stat is not None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from b24tel.db.base import Base, UTCDateTime
+from b24tel.db.base import Base, BigInt, UTCDateTime
 
 AUTOINC = {"sqlite_autoincrement": True}
 WEBHOOK_OWNER = 0  # every incoming webhook shares one owner of app-scoped data
@@ -20,8 +20,8 @@ class ExternalLine(Base):
     # unlike the reference's NULL-keyed index, webhook-owned lines are unique too
     __table_args__ = (UniqueConstraint("owner", "number"), AUTOINC)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    owner: Mapped[int] = mapped_column(Integer)  # application id, or WEBHOOK_OWNER
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
+    owner: Mapped[int] = mapped_column(BigInt)  # application id, or WEBHOOK_OWNER
     number: Mapped[str] = mapped_column(String(50))
     normalized_number: Mapped[str] = mapped_column(String(50))
     name: Mapped[str | None] = mapped_column(String(255))
@@ -39,23 +39,23 @@ class Call(Base):
         AUTOINC,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(255), unique=True)
     external_call_id: Mapped[str | None] = mapped_column(String(255))
-    owner: Mapped[int] = mapped_column(Integer)
-    rest_app_id: Mapped[int | None] = mapped_column(Integer)
-    user_id: Mapped[int] = mapped_column(Integer)
-    portal_user_id: Mapped[int | None] = mapped_column(Integer)  # internal calls
+    owner: Mapped[int] = mapped_column(BigInt)
+    rest_app_id: Mapped[int | None] = mapped_column(BigInt)
+    user_id: Mapped[int] = mapped_column(BigInt)
+    portal_user_id: Mapped[int | None] = mapped_column(BigInt)  # internal calls
     incoming: Mapped[str] = mapped_column(String(50))
     caller_id: Mapped[str] = mapped_column(String(255))
     date_create: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # the call start
-    external_line_id: Mapped[int | None] = mapped_column(Integer)
+    external_line_id: Mapped[int | None] = mapped_column(BigInt)
     portal_number: Mapped[str] = mapped_column(String(255))
     # [[owner type id, owner id], …]: what the call activity binds to
     crm_bindings: Mapped[list | None] = mapped_column(JSON)
     crm_entity_type: Mapped[str | None] = mapped_column(String(50))
-    crm_entity_id: Mapped[int | None] = mapped_column(Integer)
-    crm_created_lead: Mapped[int | None] = mapped_column(Integer)
+    crm_entity_id: Mapped[int | None] = mapped_column(BigInt)
+    crm_created_lead: Mapped[int | None] = mapped_column(BigInt)
     # [{"ENTITY_TYPE": "LEAD", "ENTITY_ID": 7}]
     crm_created_entities: Mapped[list | None] = mapped_column(JSON)
     comment: Mapped[str | None] = mapped_column(Text)
@@ -69,7 +69,7 @@ class CallCard(Base):
     __tablename__ = "tel_call_cards"
 
     call_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     state: Mapped[str] = mapped_column(String(10))  # shown / hidden
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -86,34 +86,34 @@ class Statistic(Base):
         AUTOINC,
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(255), unique=True)
     external_call_id: Mapped[str | None] = mapped_column(String(255))
-    owner: Mapped[int] = mapped_column(Integer)
-    portal_user_id: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[int] = mapped_column(BigInt)
+    portal_user_id: Mapped[int | None] = mapped_column(BigInt)
     portal_number: Mapped[str | None] = mapped_column(String(255))
     phone_number: Mapped[str] = mapped_column(String(255))
     incoming: Mapped[str] = mapped_column(String(50))
     call_category: Mapped[str] = mapped_column(String(20), default="external")
     call_log: Mapped[str | None] = mapped_column(String(2000))
-    call_duration: Mapped[int] = mapped_column(Integer, default=0)
+    call_duration: Mapped[int] = mapped_column(BigInt, default=0)
     call_start_date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    call_status: Mapped[int] = mapped_column(Integer)
+    call_status: Mapped[int] = mapped_column(BigInt)
     call_record_url: Mapped[str | None] = mapped_column(String(2000))
-    call_vote: Mapped[int | None] = mapped_column(Integer)
+    call_vote: Mapped[int | None] = mapped_column(BigInt)
     cost: Mapped[Decimal] = mapped_column(Numeric(11, 4), default=0)
     cost_currency: Mapped[str] = mapped_column(String(50), default="")
     call_failed_code: Mapped[str] = mapped_column(String(255))
     call_failed_reason: Mapped[str] = mapped_column(String(255), default="")
     crm_entity_type: Mapped[str | None] = mapped_column(String(50))
-    crm_entity_id: Mapped[int | None] = mapped_column(Integer)
-    crm_activity_id: Mapped[int | None] = mapped_column(Integer)
-    rest_app_id: Mapped[int | None] = mapped_column(Integer)
+    crm_entity_id: Mapped[int | None] = mapped_column(BigInt)
+    crm_activity_id: Mapped[int | None] = mapped_column(BigInt)
+    rest_app_id: Mapped[int | None] = mapped_column(BigInt)
     rest_app_name: Mapped[str | None] = mapped_column(String(255))
-    transcript_id: Mapped[int | None] = mapped_column(Integer)
+    transcript_id: Mapped[int | None] = mapped_column(BigInt)
     transcript_pending: Mapped[str] = mapped_column(String(1), default="N")
     comment: Mapped[str | None] = mapped_column(Text)
-    record_file_id: Mapped[int | None] = mapped_column(Integer)
+    record_file_id: Mapped[int | None] = mapped_column(BigInt)
     # finish's deprecated RECORD_URL, fetched in the background: pending / done / failed
     record_fetch_status: Mapped[str | None] = mapped_column(String(10))
     record_fetch_error: Mapped[str | None] = mapped_column(Text)
@@ -127,8 +127,8 @@ class MissedCall(Base):
     )
     call_start_date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     phone_number: Mapped[str] = mapped_column(String(255), index=True)
-    portal_user_id: Mapped[int | None] = mapped_column(Integer)
-    callback_id: Mapped[int | None] = mapped_column(Integer)
+    portal_user_id: Mapped[int | None] = mapped_column(BigInt)
+    callback_id: Mapped[int | None] = mapped_column(BigInt)
     callback_call_start_date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -136,7 +136,7 @@ class Transcript(Base):
     __tablename__ = "tel_transcripts"
     __table_args__ = AUTOINC
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(String(255), index=True)
     cost: Mapped[Decimal | None] = mapped_column(Numeric(11, 4))
     cost_currency: Mapped[str | None] = mapped_column(String(50))
@@ -147,11 +147,11 @@ class TranscriptLine(Base):
     __tablename__ = "tel_transcript_lines"
     __table_args__ = AUTOINC
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     transcript_id: Mapped[int] = mapped_column(
         ForeignKey("tel_transcripts.id", ondelete="CASCADE"), index=True
     )
     side: Mapped[str] = mapped_column(String(10))
-    start_time: Mapped[int] = mapped_column(Integer)
-    stop_time: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[int] = mapped_column(BigInt)
+    stop_time: Mapped[int] = mapped_column(BigInt)
     message: Mapped[str] = mapped_column(Text)

@@ -16,8 +16,8 @@ from b24tel.recordings.fetcher import FetchError, file_name_from_url
 from b24tel.recordings.ingest import IngestError
 from b24tel.recordings.service import StoredRecording, folder_of
 from b24tel.rest.context import CallContext, Caller
-from b24tel.rest.decoding import LargeValue
 from b24tel.rest.params import opt_str
+from b24tel.rest.spool import LargeValue
 from b24tel.services import Services
 from b24tel.telephony import errors as texts
 from b24tel.telephony import repository as repo

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.telephony.models import (
@@ -36,9 +39,28 @@ async def lines(session: AsyncSession, owner: int) -> Sequence[ExternalLine]:
     return (await session.execute(stmt)).scalars().all()
 
 
-async def open_call(session: AsyncSession, call_id: str) -> Call | None:
+async def open_call(session: AsyncSession, call_id: str, *, lock: bool = False) -> Call | None:
+    """An unfinished call. ``lock``: for finishing it — a second finish of the same call
+    waits for the first to commit and then finds no open call (PostgreSQL re-checks the
+    condition on the committed row; SQLite has one writer at a time)."""
     stmt = select(Call).where(Call.call_id == call_id, Call.finished_at.is_(None))
+    if lock:
+        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def serialize_registration(
+    session: AsyncSession, owner: int, user_id: int, caller_id: str, incoming: str
+) -> None:
+    """Make registrations of the same call take turns until commit, on every instance that
+    shares the database, so the dedup lookup after it sees the other's call (behavior.md
+    §3.1 step 11: concurrent identical registers are one call). PostgreSQL: a transaction
+    advisory lock on the dedup key; SQLite: write transactions are serial already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"register|{owner}|{user_id}|{caller_id}|{incoming}".encode())
+    key = int.from_bytes(digest.digest()[:8], "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 async def dedup_candidate(
@@ -73,13 +95,21 @@ async def dedup_candidate(
 async def set_card(
     session: AsyncSession, call_id: str, user_ids: Sequence[int], state: str, now: dt.datetime
 ) -> None:
-    for user_id in dict.fromkeys(user_ids):
-        card = await session.get(CallCard, (call_id, user_id))
-        if card is None:
-            session.add(CallCard(call_id=call_id, user_id=user_id, state=state, changed_at=now))
-        else:
-            card.state, card.changed_at = state, now
+    """Show or hide the card for each user; an upsert, so concurrent shows never collide."""
     await session.flush()
+    rows = [
+        {"call_id": call_id, "user_id": uid, "state": state, "changed_at": now}
+        for uid in dict.fromkeys(user_ids)
+    ]
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(CallCard).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CallCard.call_id, CallCard.user_id],
+        set_={"state": stmt.excluded.state, "changed_at": stmt.excluded.changed_at},
+    )
+    await session.execute(stmt)
 
 
 async def cards(session: AsyncSession, call_id: str) -> Sequence[CallCard]:

@@ -79,11 +79,11 @@ def start_date(raw: Any, tz: ZoneInfo, now: dt.datetime) -> dt.datetime | None:
         return now.replace(microsecond=0)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=tz)  # no offset: the portal's time
+        return parsed.astimezone(dt.UTC).replace(microsecond=0)
+    except (ValueError, OverflowError):  # unreadable, or beyond year 1 … 9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)  # no offset: the portal's time
-    return parsed.astimezone(dt.UTC).replace(microsecond=0)
 
 
 async def resolve_user(session: AsyncSession, env: Env, user_id: Any, inner: Any) -> int:
@@ -152,6 +152,7 @@ async def register(session: AsyncSession, env: Env, p: Any) -> dict[str, Any]:
     if not php_truthy(caller_id):
         raise env.errors(texts.BAD_PHONE)
     await active_user(session, env, user_id)
+    await repo.serialize_registration(session, env.owner, user_id, caller_id, incoming)
     line = await line_for_call(session, env, p.LINE_NUMBER)
     internal = (
         await users_repo.active_user_by_inner(session, caller_id) if caller_id.isdigit() else None
@@ -345,7 +346,7 @@ async def finish(session: AsyncSession, env: Env, p: Any) -> tuple[dict[str, Any
     record_url = opt_str(p.RECORD_URL) or ""
     failed_code = status_code if php_truthy(status_code) else ("200" if duration > 0 else "304")
     reason, currency = opt_str(p.FAILED_REASON) or "", opt_str(p.COST_CURRENCY) or ""
-    call = await repo.open_call(session, p.CALL_ID)
+    call = await repo.open_call(session, p.CALL_ID, lock=True)
     # unlike the reference, one application cannot finish another's call
     if call is None or call.owner != env.owner:
         raise env.errors(texts.CALL_NOT_FOUND)
@@ -480,7 +481,7 @@ async def _call_activity(
         subject=subject,
         direction=1 if kind in INCOMING_TYPES else 2,
         start=call.date_create,
-        end=call.date_create + dt.timedelta(seconds=max(stat.call_duration, 0)),
+        end=_after(call.date_create, stat.call_duration),
         completed=not (kind in ("2", "4") and code == "304"),
         responsible_id=user_id,
         bindings=bindings,
@@ -494,6 +495,14 @@ async def _call_activity(
         result_mark=2 if (stat.call_vote or 0) > 3 else (1 if (stat.call_vote or 0) >= 1 else 0),
     )
     return await activity_service.create_call_activity(session, spec, env.now)
+
+
+def _after(start: dt.datetime, seconds: int) -> dt.datetime:
+    """``start`` plus a duration, at most the end of the calendar."""
+    try:
+        return start + dt.timedelta(seconds=max(seconds, 0))
+    except OverflowError:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 async def _description(session: AsyncSession, call: Call, duration: int) -> str:

@@ -7,8 +7,6 @@ in the reference's order (missing part, extension, call not finished)."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +15,7 @@ from b24tel.recordings.audio import NotARecording
 from b24tel.recordings.ingest import (
     FILE_MISSING,
     IngestError,
+    Sink,
     SizeLimitError,
     Staging,
     read_multipart_file,
@@ -24,7 +23,6 @@ from b24tel.recordings.ingest import (
 from b24tel.recordings.links import LinkError
 from b24tel.recordings.service import folder_of
 from b24tel.rest import auth, phpquery
-from b24tel.rest.decoding import drain
 from b24tel.rest.envelope import Timing, json_response, success_body
 from b24tel.services import Services
 from b24tel.telephony import errors as texts
@@ -47,48 +45,52 @@ async def upload(services: Services, request: Request, webhook: tuple[str, str] 
     timing = Timing(start=services.clock.time())
     timing.handler_start = timing.start
     failure = Errors(services.settings.telephony_error_code)
-    params = phpquery.parse(request.url.query)
+    params = phpquery.parse(request.url.query, services.input_limits)
     token = params.get("token")
-    try:
-        caller = await auth.authenticate(
-            services, webhook, auth.pop_token(params, request.headers.get("authorization"))
-        )
-        if "telephony" not in caller.scopes:
-            raise errors.insufficient_scope()
-        if not isinstance(token, str) or not token:
-            raise LinkError("ACCESS_DENIED", "Access denied! Link check failed", 403)
-        call_id = check_upload_token(services, caller, token)
-    except BaseException:
-        await drain(request.stream())
-        raise
+    # credentials and the link are checked before a byte of the body is read
+    caller = await auth.authenticate(
+        services, webhook, auth.pop_token(params, request.headers.get("authorization"))
+    )
+    request.state.caller = caller.limit_key
+    if "telephony" not in caller.scopes:
+        raise errors.insufficient_scope()
+    if not isinstance(token, str) or not token:
+        raise LinkError("ACCESS_DENIED", "Access denied! Link check failed", 403)
+    call_id = check_upload_token(services, caller, token)
     async with services.db.transaction(readonly=True) as s:
         stat = await repo.statistic(s, call_id)
     store = services.recordings
-    staging = None
+    created: list[Staging] = []
+
+    def sink() -> Sink:
+        if stat is None:
+            return _Discard()
+        staging = store.new_staging()
+        created.append(staging)
+        return staging
+
     try:
         reader = await read_multipart_file(
             request.stream(),
             request.headers.get("content-type", ""),
             "file",
-            store.new_staging if stat is not None else _Discard,
+            sink,
             services.settings.max_body_size,
         )
-        staging = cast(Staging, reader.sink) if stat is not None else None
         if not reader.found:
             raise failure(FILE_MISSING)
         if extension(reader.filename or "") not in ("wav", "mp3"):
             raise failure(texts.WRONG_EXTENSION)
-        if stat is None or staging is None:
+        if stat is None or not created:
             raise failure(texts.NOT_IN_STATISTIC)
-        stored = await store.from_staging(staging, folder_of(stat.call_start_date, services.tz))
+        stored = await store.from_staging(created[0], folder_of(stat.call_start_date, services.tz))
     except SizeLimitError as exc:
-        await drain(request.stream())
         raise errors.body_too_large(exc.limit) from exc
     except (IngestError, NotARecording) as exc:
-        await drain(request.stream())
         raise failure(str(exc)) from exc
     finally:
-        if staging is not None:
+        # an aborted upload, one over the limit or a full disk leaves nothing behind
+        for staging in created:
             staging.discard()
     file_id = await attach(
         services, failure, call_id, stored, name=reader.filename or "", source="upload"

@@ -48,7 +48,7 @@ async def token_endpoint(request: Request) -> Response:
         )
     except Exception:
         return _error(OAuthError("invalid_request", "Malformed request"))
-    params = {k: phpquery._scalar(v) for k, v in decoded.params.items() if isinstance(v, str)}
+    params = {k: phpquery.scalar(v) for k, v in decoded.params.items() if isinstance(v, str)}
     decoded.close()
     grant = params.get("grant_type", "")
     settings = services.settings

@@ -23,10 +23,11 @@ from b24tel.users import repository as repo
 from b24tel.users.models import App, OAuthCode, OAuthToken, User, Webhook
 
 ALL_SCOPES = tuple(s for s in SCOPES if s != "basic")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_scopes(text: str) -> frozenset[str]:
@@ -61,11 +62,25 @@ async def create_user(
     personal_mobile: str = "",
     active: bool = True,
 ) -> User:
+    """A user; refuses an invalid e-mail and an extension another active user has (clients
+    map an extension to one user: `user.get FILTER[UF_PHONE_INNER]`)."""
+    if email and not EMAIL.fullmatch(email):
+        raise ValueError(f"not a valid e-mail address: {email!r}")
+    digits = inner_digits(inner_number)
+    if inner_number is not None and inner_number.strip() and digits is None:
+        raise ValueError(f"an inner number needs digits: {inner_number!r}")
+    if digits and active:
+        holder = await repo.active_user_by_inner(session, digits)
+        if holder is not None:
+            raise ValueError(
+                f"inner number {digits} already belongs to active user {holder.id} "
+                f"({' '.join(p for p in (holder.name, holder.last_name) if p)})"
+            )
     user = User(
         name=name,
         last_name=last_name,
         email=email,
-        uf_phone_inner=inner_digits(inner_number),
+        uf_phone_inner=digits,
         admin=admin,
         active=active,
         work_phone=work_phone,

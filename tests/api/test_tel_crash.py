@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,35 +19,10 @@ import pytest
 
 from b24tel.simulate import wav_header
 from tests.conftest import FIXTURES, free_port
+from tests.servers import ServeProcess
 
 MB = 1024 * 1024
 PREVIOUS = (FIXTURES / "call-8k-mono.wav").read_bytes()
-
-
-class Server:
-    def __init__(self, data: Path, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "b24tel", "serve", "--port", str(port), "--data-dir", str(data)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        self.hook = ""
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if match := re.search(r"Webhook URL: (\S+)", line):
-                self.hook = match.group(1)
-            if "Uvicorn running" in line:
-                break
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
 
 
 class Progress:
@@ -88,7 +62,7 @@ def slow_multipart(progress: Progress) -> Iterator[bytes]:
 @pytest.mark.parametrize("mode", ["content", "upload"])
 def test_killed_during_upload(tmp_path: Path, mode: str) -> None:
     port = free_port()
-    server = Server(tmp_path / "data", port)
+    server = ServeProcess(tmp_path / "data", port=port)
     hook = server.hook
     try:
         call_id = httpx.post(
@@ -137,7 +111,7 @@ def test_killed_during_upload(tmp_path: Path, mode: str) -> None:
     finally:
         if server.proc.poll() is None:
             server.kill()
-    server = Server(tmp_path / "data", port)
+    server = ServeProcess(tmp_path / "data", port=port)
     try:
         row = httpx.post(
             hook + "voximplant.statistic.get", json={"FILTER": {"CALL_ID": call_id}}

@@ -186,10 +186,25 @@ async def test_connection_refused_and_bad_urls() -> None:
         ("ff02::1", True),
         ("::ffff:10.0.0.1", True),
         ("::ffff:8.8.8.8", False),
+        # IPv6 addresses that carry an IPv4 one are judged by it too
+        ("2002:7f00:1::", True),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", True),  # 6to4 of 192.168.1.1
+        ("2002:808:808::", False),  # 6to4 of 8.8.8.8
+        ("64:ff9b::7f00:1", True),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", False),  # NAT64 of 8.8.8.8 (DNS64 on an IPv6-only host)
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", True),  # Teredo
     ],
 )
 def test_refusal_table(address: str, refused: bool) -> None:
     assert (refusal(ipaddress.ip_address(address), []) is not None) is refused
+
+
+def test_embedded_address_is_named() -> None:
+    reason = refusal(ipaddress.ip_address("2002:7f00:1::"), [])
+    assert reason == "2002:7f00:1:: is a loopback address (it embeds 127.0.0.1)"
+    allowed = parse_allowlist("127.0.0.1/32")
+    assert refusal(ipaddress.ip_address("64:ff9b::7f00:1"), allowed) is None
 
 
 def test_allowlist_and_names() -> None:

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from b24tel.errors import ApiError
-from b24tel.rest import decoding
+from b24tel.rest import spool
 from b24tel.rest.decoding import LargeValue, decode_request
 
 LAZY = frozenset({("FILE_CONTENT",), ("FILE_CONTENT", 1)})
@@ -85,13 +85,13 @@ async def test_large_json_array_form() -> None:
     assert base64.b64decode(b"".join(value.iter_bytes())) == raw
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 65536, decoding.CHUNK + 3])
+@pytest.mark.parametrize("chunk", [1, 7, 65536, spool.CHUNK + 3])
 async def test_json_unescape_across_chunks(chunk: int) -> None:
     text = "ab\\/c\\\\d\\u00e9\\n" * 50
     expected = json.loads('"' + text + '"').encode()
     raw = text.encode()
     chunks = iter([raw[i : i + chunk] for i in range(0, len(raw), chunk)])
-    assert b"".join(decoding._json_unescape(chunks)) == expected
+    assert b"".join(spool.json_unescape(chunks)) == expected
 
 
 async def test_large_form_value_lazy_with_plus_and_percent() -> None:
@@ -131,7 +131,9 @@ async def test_large_form_value_beyond_one_chunk() -> None:
     assert d.params["A"] == "1" and d.params["Z"] == "2"
 
 
-@pytest.mark.parametrize("text", ["a+b%2Bc%2fd%3D", "%252B%2B%25", "x%41%42%2b%3d%3D+", "plain"])
+@pytest.mark.parametrize(
+    "text", ["a+b%2Bc%2fd%3D", "%252B%2B%25", "x%41%42%2b%3d%3D+", "plain", "A%252B%252F%253Dz%25"]
+)
 def test_form_unescape_matches_unquote_plus(text: str) -> None:
     from urllib.parse import unquote_to_bytes
 
@@ -139,4 +141,14 @@ def test_form_unescape_matches_unquote_plus(text: str) -> None:
     for size in (1, 2, 3, 5, 100):
         raw = text.encode()
         chunks = iter([raw[i : i + size] for i in range(0, len(raw), size)])
-        assert b"".join(decoding._form_unescape(chunks)) == expected
+        assert b"".join(spool.form_unescape(chunks)) == expected
+
+
+@pytest.mark.parametrize("text", [b"%41%42%43" * 7, b"ab%2" + b"%25" * 9, b"%%41%4", b"x" * 20])
+def test_slices_never_cut_an_escape(text: bytes) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    for size in (3, 4, 5, 7):
+        pieces = list(spool._slices(text, size))
+        assert b"".join(pieces) == text
+        assert b"".join(unquote_to_bytes(p) for p in pieces) == unquote_to_bytes(text)

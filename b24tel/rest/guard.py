@@ -1,0 +1,163 @@
+"""The outermost layer of every HTTP request: a request id, the access log line, and the one
+place where an unexpected exception becomes an answer.
+
+An exception nobody expected is logged once with its traceback and the request id, and the
+client gets the reference's answer for a failure inside the portal — HTTP 500, `ERROR_CORE`
+— as JSON, with the same request id, never a bare 500 or a traceback. The fuzz suite
+(tests/fuzz) asserts that no input ever gets here.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from b24tel import errors, logs
+from b24tel.errors import ApiError
+from b24tel.rest.envelope import render_error
+
+log = logging.getLogger("b24tel.rest")
+access = logging.getLogger("b24tel.access")
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item in seen:
+            continue
+        seen.append(item)
+        for nxt in (item.__cause__, item.__context__, getattr(item, "orig", None)):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    return seen
+
+
+_FULL = ("database or disk is full", "no space left on device", "could not extend file")
+
+
+def known_failure(exc: BaseException) -> ApiError | None:
+    """Failures of the machine rather than of the code: a full disk (on the recordings'
+    file system, in SQLite, or in PostgreSQL). The transaction was rolled back, nothing
+    is half-written, and the server recovers by itself once there is room again."""
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            return errors.insufficient_storage()
+        if type(cause).__name__ == "DiskFullError" or any(
+            text in str(cause).lower() for text in _FULL
+        ):
+            return errors.insufficient_storage()
+    return None
+
+
+def failure(exc: BaseException, request_id: str, where: str) -> ApiError:
+    """What an exception that is not an ApiError becomes."""
+    known = known_failure(exc)
+    if known is not None:
+        log.warning(
+            "%s: %s", logs.redact(where), known.description, extra={"request_id": request_id}
+        )
+        return known
+    return unexpected(exc, request_id, where)
+
+
+def unexpected(exc: BaseException, request_id: str, where: str) -> ApiError:
+    """Log an unexpected exception (with its traceback) and say what the client gets."""
+    log.error(
+        "unexpected error in %s",
+        logs.redact(where),
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    return errors.internal_error(request_id)
+
+
+class Guard:
+    """ASGI middleware around the whole application."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or new_request_id()
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+        sent_bytes = 0
+
+        async def tagged(message: Message) -> None:
+            nonlocal status, sent_bytes
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            elif message["type"] == "http.response.body":
+                sent_bytes += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        except ClientDisconnect:
+            # nobody to answer; what the request had begun is undone by its own handlers
+            log.info("the client went away mid-request", extra={"request_id": request_id})
+        except Exception as exc:
+            error = failure(exc, request_id, f"{scope['method']} {_target(scope)}")
+            if status == 0:
+                await render_error(error)(scope, receive, tagged)
+        finally:
+            _access_line(scope, state, status, sent_bytes, started)
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _CLIENT_ID.match(text) else None
+    return None
+
+
+def _target(scope: Scope) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return scope.get("path", "") + (f"?{query}" if query else "")
+
+
+def _access_line(
+    scope: Scope, state: dict[str, Any], status: int, sent: int, started: float
+) -> None:
+    if not access.isEnabledFor(logging.INFO):
+        return
+    client = scope.get("client") or ("", 0)
+    access.info(
+        "%s %s %s",
+        scope["method"],
+        logs.redact(_target(scope)),
+        status or 499,  # nothing was sent: the client went away first
+        extra={
+            "request_id": state.get("request_id", ""),
+            "caller": state.get("caller", "-"),
+            "method": state.get("method", "-"),
+            "status": status or 499,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "bytes_out": sent,
+            "client": client[0],
+        },
+    )

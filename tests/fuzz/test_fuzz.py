@@ -1,0 +1,125 @@
+"""Property-based fuzzing of every registered method in every encoding, on every database
+backend: whatever the input, the answer is never a 5xx, always the JSON envelope with
+`result` xor `error`, and nothing is logged as an unexpected error.
+
+The profile here is short (CI); ``bench/fuzz.py --requests 50000`` runs the long one against
+a real server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from b24tel.clock import Clock
+from b24tel.config import Settings
+from tests.conftest import WEBHOOK_CODE, Harness, make_harness
+from tests.fuzz import strategies
+from tests.fuzz.strategies import METHODS, Case, Request, World
+
+EXAMPLES = int(os.environ.get("B24TEL_FUZZ_EXAMPLES", "12"))
+HOOK = f"/rest/1/{WEBHOOK_CODE}/"
+
+
+class Errors(logging.Handler):
+    """Every record logged at ERROR or with a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def _result(h: Harness, method: str, params: dict[str, Any]) -> Any:
+    response = await h.call(HOOK, method, params)
+    assert response.status_code == 200, response.text
+    return response.json()["result"]
+
+
+async def _seed(h: Harness) -> World:
+    uid = await h.add_user(name="Admin", admin=True, inner_number="101")
+    await h.add_webhook(uid, code=WEBHOOK_CODE)
+    await h.add_user(name="Bob", inner_number="102")
+    contact = await _result(
+        h, "crm.contact.add", {"fields": {"NAME": "A", "PHONE": [{"VALUE": "+79160001234"}]}}
+    )
+    registered = await _result(
+        h,
+        "telephony.externalCall.register",
+        {"USER_ID": 1, "PHONE_NUMBER": "+79160001234", "TYPE": 2},
+    )
+    call_id = registered["CALL_ID"]
+    finished = await _result(
+        h, "telephony.externalCall.finish", {"CALL_ID": call_id, "USER_ID": 1, "DURATION": 5}
+    )
+    attached = await _result(
+        h,
+        "telephony.externalCall.attachRecord",
+        {"CALL_ID": call_id, "FILENAME": "a.wav", "FILE_CONTENT": strategies.WAV_BASE64},
+    )
+    return World(
+        call_ids=(call_id,),
+        ids=(1, 2, contact, finished["CRM_ACTIVITY_ID"]),
+        contact=contact,
+        activity=finished["CRM_ACTIVITY_ID"],
+        file=attached["FILE_ID"],
+    )
+
+
+async def _send(h: Harness, case: Case, world: World) -> tuple[Request, int, str, bytes]:
+    params = await strategies.resolve(case.params, lambda m, p: _result(h, m, p), world)
+    request = strategies.encode(case.method, params, case.encoding, case.file_part)
+    target = HOOK + request.path + (f"?{request.query}" if request.query else "")
+    response, _ = await h.asgi(request.method, target, body=request.body, headers=request.headers)
+    content_type = response.headers.get("content-type", "")
+    return request, response.status_code, content_type, response.content
+
+
+@pytest.fixture
+def fuzz_env(settings: Settings, clock: Clock) -> Iterator[tuple[asyncio.Runner, Harness, World]]:
+    # hypothesis drives a synchronous test; the app lives in this runner's event loop
+    runner = asyncio.Runner()
+    context = make_harness(settings.replace(max_unauthenticated_body=1024 * 1024), clock)
+    harness = runner.run(context.__aenter__())
+    world = runner.run(_seed(harness))
+    try:
+        yield runner, harness, world
+    finally:
+        runner.run(harness.services.background.join(timeout=10))
+        runner.run(context.__aexit__(None, None, None))
+        runner.close()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_fuzz(fuzz_env: tuple[asyncio.Runner, Harness, World], method: str) -> None:
+    runner, harness, world = fuzz_env
+    errors = Errors()
+    logging.getLogger().addHandler(errors)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=EXAMPLES <= 12,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategies.cases(method, world))
+    def check(case: Case) -> None:
+        request, status, ctype, body = runner.run(_send(harness, case, world))
+        found = strategies.problems(status, ctype, body)
+        logged = [r.getMessage() for r in errors.records]
+        errors.records.clear()
+        assert not found and not logged, (request, found, logged)
+
+    try:
+        check()
+    finally:
+        logging.getLogger().removeHandler(errors)
