@@ -26,8 +26,8 @@ from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import LocalStorage, open_storage
 from b24tel.rest import batch, system
-from b24tel.rest.auth import AuthCache
-from b24tel.rest.endpoint import ANY_METHOD, rest_endpoint
+from b24tel.rest.authcache import AuthCache
+from b24tel.rest.endpoint import ANY_METHOD, endpoint_route, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.guard import Guard
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
@@ -36,7 +36,7 @@ from b24tel.rest.registry import Registry
 from b24tel.services import Services
 from b24tel.telephony import methods as telephony_methods
 from b24tel.users import methods as user_methods
-from b24tel.users.oauth import token_endpoint
+from b24tel.users.authenticator import DatabaseAuthenticator
 
 
 def build_registry() -> Registry:
@@ -78,10 +78,11 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
+    db = Database(settings.effective_database_url)
     return Services(
         settings=settings,
         clock=clock,
-        db=Database(settings.effective_database_url),
+        db=db,
         registry=build_registry(),
         rate_limiter=RateLimiter(clock, settings.rate_limit_params),
         operating=OperatingLimiter(clock, settings.operating_limit),
@@ -90,6 +91,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         fetcher=build_fetcher(settings),
         background=Background(),
         auth_cache=AuthCache(clock, settings.auth_cache_ttl),
+        authenticator=DatabaseAuthenticator(db, clock),
         input_limits=InputLimits(settings.max_input_vars, settings.max_input_nesting),
     )
 
@@ -115,6 +117,19 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return render_error(ApiError("NOT_FOUND", "Not found", 404))
 
 
+def own_path_routes(registry: Registry) -> list[Route]:
+    """Endpoints registered at a path of their own (``/oauth/token/``), with and without
+    the trailing slash."""
+    routes = []
+    for spec in registry.endpoints():
+        if spec.path is None:
+            continue
+        verbs = sorted(spec.verbs) if spec.verbs else ANY_METHOD
+        for path in {spec.path, spec.path.rstrip("/") or "/"}:
+            routes.append(Route(path, endpoint_route(spec.name), methods=verbs))
+    return routes
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     services = build_services(settings, clock)
 
@@ -132,8 +147,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         routes=[
             Route("/rest/{path:path}", rest_endpoint, methods=ANY_METHOD),
             Route("/rest/{path:path}", preflight, methods=["OPTIONS"]),
-            Route("/oauth/token/", token_endpoint, methods=["GET", "POST"]),
-            Route("/oauth/token", token_endpoint, methods=["GET", "POST"]),
+            *own_path_routes(services.registry),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},

@@ -27,10 +27,18 @@ class ApiError(Exception):
         return {"error": self.code, "error_description": self.description, **self.extra}
 
 
-def business_error(message: str) -> ApiError:
-    """A plain module error: the reference sends it with an empty code and HTTP 400
-    (behavior.md §4.5)."""
-    return ApiError("", message, 400)
+class BusinessError(ApiError):
+    """A plain business error: the method's message, HTTP 400, and the method's business
+    code — empty for the legacy CRM as for the reference, the `telephony_error_code`
+    setting for telephony (docs/reference/protocol.md, "Errors"). The pipeline fills in the
+    code of the method that raised it."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("", description, 400)
+
+
+def business_error(message: str) -> BusinessError:
+    return BusinessError(message)
 
 
 # --- system errors (protocol.md §1.5, behavior.md §4.4–4.5) ---------------------------------
@@ -77,6 +85,14 @@ def query_limit_exceeded() -> ApiError:
 
 def operation_time_limit() -> ApiError:
     return ApiError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
+
+
+def link_denied() -> ApiError:
+    return ApiError("ACCESS_DENIED", "Access denied! Link check failed", 403)
+
+
+def link_expired() -> ApiError:
+    return ApiError("LINK_EXPIRED", "The link has expired; request a new one", 400)
 
 
 def batch_length_exceeded() -> ApiError:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
+from b24tel.identity import Authenticator
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
-
-if TYPE_CHECKING:
-    from b24tel.rest.auth import AuthCache
+from b24tel.rest.authcache import AuthCache
+from b24tel.rest.context import CallContext, EndpointContext
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
@@ -34,6 +33,7 @@ class Services:
     fetcher: SafeFetcher
     background: Background
     auth_cache: AuthCache
+    authenticator: Authenticator
     input_limits: InputLimits
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
@@ -43,3 +43,8 @@ class Services:
         if self.settings.member_id:
             return self.settings.member_id
         return hashlib.sha256(f"member:{self.secret}".encode()).hexdigest()[:32]
+
+
+# what feature handlers are typed with
+Ctx = CallContext[Services]
+EndpointCtx = EndpointContext[Services]

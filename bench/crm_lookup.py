@@ -1,7 +1,7 @@
 """Phone lookup cost against CRM size: 1 000 vs 100 000 contacts.
 
 Seeds contacts with phone multifields in bulk (not through HTTP), then times the lookup
-telephony uses for every call (``crm.service.search_phone``: normalise, index probe, load the
+telephony uses for every call (``crm.phone_search.search_phone``: normalise, index probe, load the
 matches) and prints the median per size and the ratio. An index lookup keeps the ratio near
 1; a table scan would make it ~100.
 
@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
-from b24tel.crm import service
+from b24tel.crm import phone_search as service
 from b24tel.crm.models import Contact, Multifield
-from b24tel.crm.phones import normalize
 from b24tel.db import migrate
 from b24tel.db.engine import Database, make_migration_engine
+from b24tel.phones import normalize
 
 SIZES = (1_000, 100_000)
 LOOKUPS = 300

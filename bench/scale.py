@@ -30,9 +30,10 @@ from common import PG_ENV, Connection, b24tel_server, scratch_postgres, table
 from sqlalchemy import insert, text
 
 from b24tel.crm.models import Contact, Multifield
-from b24tel.crm.phones import normalize
 from b24tel.db import migrate
 from b24tel.db.engine import Database
+from b24tel.identity import ALL_SCOPES
+from b24tel.phones import normalize
 from b24tel.telephony.models import Statistic
 from b24tel.users import service as users
 
@@ -157,7 +158,7 @@ async def webhook(url: str) -> str:
         async with db.transaction() as s:
             user = await users.create_user(s, now, name="Bench", admin=True)
             await users.create_webhook(
-                s, now, user_id=user.id, code="benchcode", scopes=frozenset(users.ALL_SCOPES)
+                s, now, user_id=user.id, code="benchcode", scopes=frozenset(ALL_SCOPES)
             )
     finally:
         await db.dispose()

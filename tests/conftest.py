@@ -32,9 +32,11 @@ from b24tel.clock import Clock, FakeClock
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import Database, make_migration_engine
-from b24tel.db.models import metadata
+from b24tel.identity import ALL_SCOPES, parse_scopes
 from b24tel.services import Services
+from b24tel.tables import metadata
 from b24tel.users import service as users
+from b24tel.users import tokens
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "audio"
 
@@ -188,9 +190,7 @@ class Harness:
     async def add_webhook(
         self, user_id: int, scopes: str | None = None, code: str | None = None
     ) -> str:
-        scope_set = (
-            users.parse_scopes(scopes) if scopes is not None else frozenset(users.ALL_SCOPES)
-        )
+        scope_set = parse_scopes(scopes) if scopes is not None else frozenset(ALL_SCOPES)
         async with self.db.transaction() as s:
             _, secret = await users.create_webhook(
                 s, self.services.clock.now(), user_id=user_id, scopes=scope_set, code=code
@@ -199,20 +199,18 @@ class Harness:
         return f"/rest/{user_id}/{secret}/"
 
     async def add_app(self, scopes: str | None = None) -> tuple[Any, str]:
-        scope_set = (
-            users.parse_scopes(scopes) if scopes is not None else frozenset(users.ALL_SCOPES)
-        )
+        scope_set = parse_scopes(scopes) if scopes is not None else frozenset(ALL_SCOPES)
         async with self.db.transaction() as s:
-            app, secret = await users.create_app(
+            app, secret = await tokens.create_app(
                 s, self.services.clock.now(), name="Test app", scopes=scope_set
             )
         ISSUED_SECRETS.add(secret)
         return app, secret
 
-    async def token(self, app: Any, user_id: int) -> users.TokenPair:
+    async def token(self, app: Any, user_id: int) -> tokens.TokenPair:
         settings = self.services.settings
         async with self.db.transaction() as s:
-            pair = await users.issue_tokens(
+            pair = await tokens.issue_tokens(
                 s,
                 self.services.clock.now(),
                 app,

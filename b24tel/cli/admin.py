@@ -10,13 +10,14 @@ from b24tel.cli.base import Ctx, run_db
 from b24tel.cli.serve import webhook_url
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.identity import ALL_SCOPES, parse_scopes
 from b24tel.users import repository as repo
-from b24tel.users import service
+from b24tel.users import service, tokens
 
 
 def _scopes(text: str) -> frozenset[str]:
     try:
-        return service.parse_scopes(text)
+        return parse_scopes(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
 
@@ -47,7 +48,7 @@ def users() -> None:
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 @click.option("--inactive", is_flag=True, help="Create the user deactivated.")
 @click.pass_obj
-def users_add(obj: Ctx, **opts: Any) -> None:
+def users_add(obj: Ctx, /, **opts: Any) -> None:
     """Add a user; prints its ID."""
 
     async def work(db: Database) -> int:
@@ -103,7 +104,7 @@ def webhooks() -> None:
 @click.option(
     "--scope",
     "scopes",
-    default=",".join(service.ALL_SCOPES),
+    default=",".join(ALL_SCOPES),
     show_default=True,
     help="Comma-separated scopes.",
 )
@@ -175,7 +176,7 @@ def apps() -> None:
 @click.option(
     "--scope",
     "scopes",
-    default=",".join(service.ALL_SCOPES),
+    default=",".join(ALL_SCOPES),
     show_default=True,
     help="Comma-separated scopes.",
 )
@@ -185,7 +186,7 @@ def apps_create(obj: Ctx, name: str, scopes: str) -> None:
 
     async def work(db: Database) -> tuple[int, str, str]:
         async with db.transaction() as s:
-            app, secret = await service.create_app(
+            app, secret = await tokens.create_app(
                 s, Clock().now(), name=name, scopes=_scopes(scopes)
             )
             return app.id, app.client_id, secret
@@ -224,11 +225,11 @@ def apps_token(obj: Ctx, app_id: int, user_id: int) -> None:
     """Issue an access/refresh pair for a user (local apps without a browser install)."""
     settings = obj.settings()
 
-    async def work(db: Database) -> service.TokenPair:
+    async def work(db: Database) -> tokens.TokenPair:
         app = await _app(db, app_id)
         async with db.transaction() as s:
             try:
-                return await service.issue_tokens(
+                return await tokens.issue_tokens(
                     s,
                     Clock().now(),
                     app,
@@ -257,6 +258,6 @@ def apps_code(obj: Ctx, app_id: int, user_id: int, ttl: int) -> None:
     async def work(db: Database) -> str:
         app = await _app(db, app_id)
         async with db.transaction() as s:
-            return await service.issue_code(s, Clock().now(), app, user_id, ttl)
+            return await tokens.issue_code(s, Clock().now(), app, user_id, ttl)
 
     click.echo(run_db(obj.settings(), work))

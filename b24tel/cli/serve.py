@@ -19,6 +19,7 @@ from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_di
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import Database
+from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
 from b24tel.users.models import User
 
@@ -55,7 +56,7 @@ async def bootstrap(settings: Settings) -> str | None:
                 session,
                 now,
                 user_id=user.id,
-                scopes=frozenset(users.ALL_SCOPES),
+                scopes=frozenset(ALL_SCOPES),
                 title="created on first start",
             )
             return webhook_url(settings, user.id, code)
@@ -200,3 +201,18 @@ def db_upgrade(obj: Ctx) -> None:
     except DATABASE_ERRORS as exc:
         raise database_problem(settings, exc) from exc
     click.echo(f"database at revision {revision}")
+
+
+@db.command("revision")
+@click.option("--message", "-m", required=True, help="What the revision changes.")
+@click.pass_obj
+def db_revision(obj: Ctx, message: str) -> None:
+    """For developers: autogenerate a migration from the models (against an up-to-date
+    database)."""
+    from b24tel.tables import metadata
+
+    settings = obj.settings()
+    try:
+        migrate.revision(settings.effective_database_url, message, metadata)
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc

@@ -150,7 +150,7 @@ def _verify(cacert: str | None) -> Any:  # True, or an SSLContext trusting the C
     return ssl.create_default_context(cafile=cacert)
 
 
-def _print(summary: dict) -> None:
+def _print(summary: dict[str, Any]) -> None:
     console = Console()
     console.print(
         f"{summary['completed']} of {summary['calls']} calls in "

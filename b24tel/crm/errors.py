@@ -51,3 +51,20 @@ def binding_error(code: str, description: str) -> ApiError:
 
 def required_argument(name: str) -> ApiError:
     return ApiError("100", f"Could not find value for parameter {{{name}}}", 400)
+
+
+# crm.duplicate.findbycomm reports its message as the error code
+# (docs/reference/crm.md, "Duplicates")
+
+
+def communication_type_missing() -> ApiError:
+    return ApiError("Communication type is not defined", "Parameter 'type' is required.", 400)
+
+
+def communication_type_unsupported(given: str) -> ApiError:
+    text = f"Communication type '{given}' is not supported in current context"
+    return ApiError(text, text, 400)
+
+
+def communication_values_missing() -> ApiError:
+    return ApiError("Communication values is not defined", "Parameter 'values' is required.", 400)

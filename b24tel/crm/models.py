@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -172,8 +173,8 @@ class Activity(Base):
     last_updated: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     author_id: Mapped[int | None] = mapped_column(BigInt)
     editor_id: Mapped[int | None] = mapped_column(BigInt)
-    settings: Mapped[dict | None] = mapped_column(JSON)
-    provider_params: Mapped[dict | None] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    provider_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     provider_data: Mapped[str | None] = mapped_column(Text)
     originator_id: Mapped[str | None] = mapped_column(String(255))
     origin_id: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -187,7 +188,7 @@ class Activity(Base):
     autocomplete_rule: Mapped[int] = mapped_column(BigInt, default=0)
     # where FILES live: 3 = the recording store (the reference's "disk")
     storage_type_id: Mapped[int | None] = mapped_column(BigInt)
-    storage_element_ids: Mapped[list | None] = mapped_column(JSON)
+    storage_element_ids: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ActivityBinding(Base):

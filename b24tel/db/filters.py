@@ -35,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from b24tel import errors
-from b24tel.rest.envelope import PAGE_SIZE, ListResult
+from b24tel.paging import PAGE_SIZE, ListResult
 from b24tel.rest.params import loose_bool, opt_float, opt_int
 
 Kind = Literal["int", "str", "bool", "yn", "datetime", "float"]
@@ -138,15 +138,15 @@ def _contains_postgresql(element: Contains, compiler: Any, **kw: Any) -> str:
 def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement[bool]:
     if field.custom is not None:
         return field.custom(op, raw)
-    col = field.column
+    col: ColumnElement[Any] = field.column
     if isinstance(raw, dict):
         raw = list(raw.values())
     if op in ("><", "!><"):
         bounds = [_coerce(field.kind, v, tz) for v in (raw if isinstance(raw, list) else [])]
         if len(bounds) != 2 or None in bounds:
             return false()
-        cond = col.between(bounds[0], bounds[1])
-        return not_(cond) if op == "!><" else cond
+        between: ColumnElement[bool] = col.between(bounds[0], bounds[1])
+        return not_(between) if op == "!><" else between
     if op in ("@", "!@") and not isinstance(raw, list):
         raw = [raw]  # IN over one value
     if isinstance(raw, list):
@@ -165,7 +165,7 @@ def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement
             col = cast(col, String())  # text search on a number or date: on its text
         if op in ("%", "!%", "?"):
             # a substring search, not a LIKE pattern: no length limit, nothing to escape
-            cond = Contains(func.lower(col), text.lower())
+            cond: ColumnElement[bool] = Contains(func.lower(col), text.lower())
         else:  # the value is a LIKE pattern of its own
             if len(text) > MAX_PATTERN:
                 raise errors.invalid_request(
@@ -181,7 +181,8 @@ def condition(field: FieldDef, op: str, raw: Any, tz: ZoneInfo) -> ColumnElement
     if value is None:
         return false() if op not in ("!", "!=") else true()
     if op in ("", "="):
-        return col == value
+        equal: ColumnElement[bool] = col == value
+        return equal
     if op in ("!", "!="):
         return or_(col.is_(None), col != value)
     if isinstance(value, bool):  # an order on a flag: false < true, as 0 < 1

@@ -15,8 +15,9 @@ from typing import Any
 import mutagen.mp3
 from mutagen.mp3._util import VBRIHeader, VBRIHeaderError, XingHeader, XingHeaderError
 
+from b24tel.recordings.errors import NotARecording
+
 # the reference's record-file check message (behavior.md §3.12); our reasons follow it
-REFERENCE_REFUSAL = "Incorrect file type or maximum size of the file exceeded"
 
 # WAVE format tags we accept, with a codec name
 WAV_CODECS = {
@@ -47,14 +48,6 @@ class AudioInfo:
     bit_rate: int
     content_type: str
     extension: str
-
-
-class NotARecording(Exception):
-    """The refusal text: the reference's message plus our reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"{REFERENCE_REFUSAL} ({reason})")
-        self.reason = reason
 
 
 def inspect(path: Path) -> AudioInfo:
@@ -128,7 +121,7 @@ def _wav(path: Path) -> AudioInfo:
 
 
 def _mp3(path: Path) -> AudioInfo:
-    audio = mutagen.mp3.MP3(str(path))
+    audio = mutagen.mp3.MP3(str(path))  # type: ignore[no-untyped-call]
     info: Any = audio.info  # mutagen's stubs type it as optional; MP3() always sets it
     if info.layer != 3:
         raise NotARecording(f"MPEG layer {info.layer} audio, not MP3")
@@ -157,7 +150,8 @@ def _declared_stream_size(path: Path, info: object) -> int | None:
     """Bytes of audio the Xing/Info (LAME) or VBRI header says the stream has."""
     with path.open("rb") as fh:
         for header, error in ((XingHeader, XingHeaderError), (VBRIHeader, VBRIHeaderError)):
-            fh.seek(info.frame_offset + header.get_offset(info))  # type: ignore[attr-defined]
+            offset = header.get_offset(info)  # type: ignore[no-untyped-call]
+            fh.seek(info.frame_offset + offset)  # type: ignore[attr-defined]
             try:
                 parsed = header(fh)
             except error:

@@ -1,4 +1,5 @@
-"""``/rest/download.json``: a recording's bytes, by signed link or by normal REST auth.
+"""``/rest/download.json``: a recording's bytes, by signed link or by normal REST auth with
+the `disk` scope (a raw endpoint of the registry).
 
 GET and HEAD; HTTP Range (single ranges: ``a-b``, ``a-``, ``-n``; 416 when unsatisfiable);
 ``ETag`` (the sha256) with ``If-None-Match``; ``Content-Disposition`` safe for any name.
@@ -7,26 +8,23 @@ Bytes stream from the storage backend without loading the file."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
-from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from b24tel import errors
 from b24tel.errors import ApiError
-from b24tel.recordings import links
 from b24tel.recordings import repository as repo
+from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
-from b24tel.rest import auth, phpquery
 from b24tel.rest.envelope import COMMON_HEADERS
 from b24tel.rest.params import opt_int
-from b24tel.services import Services
+from b24tel.rest.registry import Registry
+from b24tel.services import EndpointCtx, Services
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def not_found(file_id: Any, status: int = 404) -> ApiError:
+def not_found(file_id: int, status: int = 404) -> ApiError:
     return ApiError("ERROR_NOT_FOUND", f"Could not find entity with id `{file_id}`", status)
 
 
@@ -36,9 +34,10 @@ def bad_id() -> ApiError:
     )
 
 
-async def live_file(services: Services, raw_id: Any, *, missing_status: int = 404) -> RecordingFile:
+async def live_file(
+    services: Services, file_id: int | None, *, missing_status: int = 404
+) -> RecordingFile:
     """The file a client asks for (disk.file.get and downloads): its row, unless removed."""
-    file_id = opt_int(raw_id)
     if file_id is None or file_id <= 0:
         raise bad_id()
     async with services.db.transaction(readonly=True) as session:
@@ -74,26 +73,16 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     return start, end
 
 
-async def resolve_file(
-    services: Services, request: Request, webhook: tuple[str, str] | None, params: dict[str, Any]
-) -> RecordingFile:
-    token = params.get("token")
-    if isinstance(token, str) and token:
-        claims = links.verify(services.secret, "download", token, services.clock.time())
-        return await live_file(services, claims.get("f"))
-    caller = await auth.authenticate(
-        services, webhook, auth.pop_token(params, request.headers.get("authorization"))
-    )
-    if "disk" not in caller.scopes:
-        raise errors.insufficient_scope()
-    return await live_file(services, params.get("id"))
+def register(registry: Registry) -> None:
+    @registry.endpoint("download", scope="disk", auth="link_or_caller", link_purpose=PURPOSE)
+    async def download(ctx: EndpointCtx) -> Response:
+        raw = ctx.link.get("f") if ctx.link is not None else ctx.query.get("id")
+        row = await live_file(ctx.services, opt_int(raw))
+        return await answer(ctx, row)
 
 
-async def download(
-    services: Services, request: Request, webhook: tuple[str, str] | None
-) -> Response:
-    params = phpquery.parse(request.url.query)
-    row = await resolve_file(services, request, webhook, params)
+async def answer(ctx: EndpointCtx, row: RecordingFile) -> Response:
+    request, storage = ctx.request, ctx.services.recordings.storage
     etag = f'"{row.sha256}"'
     headers = {
         **COMMON_HEADERS,
@@ -116,8 +105,8 @@ async def download(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=row.content_type)
     try:  # fail before the status line if the object is gone
-        await services.recordings.storage.stat(row.storage_key)
+        await storage.stat(row.storage_key)
     except FileNotFoundError as exc:
         raise not_found(row.id) from exc
-    body = services.recordings.storage.open(row.storage_key, start, end if size else None)
+    body = storage.open(row.storage_key, start, end if size else None)
     return StreamingResponse(body, status_code=status, headers=headers, media_type=row.content_type)

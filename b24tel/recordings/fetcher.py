@@ -23,6 +23,7 @@ import httpcore
 import httpx
 
 from b24tel.config import parse_networks
+from b24tel.recordings.errors import FetchError
 
 MAX_REDIRECTS = 5
 T = TypeVar("T")
@@ -30,10 +31,6 @@ CHUNK = 256 * 1024
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class FetchError(Exception):
-    """A failed download; the message is the client's error text."""
 
 
 def http_error(status: int) -> FetchError:

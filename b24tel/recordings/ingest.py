@@ -15,26 +15,16 @@ from typing import IO, Any, Protocol
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from b24tel.recordings.errors import FILE_MISSING, Base64Error, IngestError, SizeLimitError
 from b24tel.recordings.partfiles import PartFile
 
 BATCH = 1024 * 1024
 
-NOT_BASE64 = "File content is not properly encoded. Base64 encoding is expected."
-FILE_MISSING = "Error: required parameter file is not found"
 
 # line breaks and tabs are dropped; a space is a '+' lost in a raw query string (compat P4,
 # P9); the URL-safe alphabet maps onto the standard one
 _DROP = b"\r\n\t"
 _MAP = bytes.maketrans(b" -_", b"++/")
-
-
-class IngestError(Exception):
-    """Input that cannot become a recording; the message is the client's error text."""
-
-
-class Base64Error(IngestError):
-    def __init__(self) -> None:
-        super().__init__(NOT_BASE64)
 
 
 class Sink(Protocol):
@@ -146,12 +136,6 @@ async def feed_in_batches(
             await asyncio.to_thread(write, data)
     if batch:
         await asyncio.to_thread(write, bytes(batch))
-
-
-class SizeLimitError(IngestError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the recording exceeds the limit of {limit} bytes")
-        self.limit = limit
 
 
 # --- multipart: the `file` part of an upload ------------------------------------------------

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from b24tel.recordings import download
 from b24tel.recordings.download import live_file
 from b24tel.recordings.links import file_url_for
 from b24tel.recordings.models import RecordingFile
 from b24tel.recordings.schemas import FileGetParams
-from b24tel.rest.context import CallContext
 from b24tel.rest.registry import Registry
+from b24tel.services import Ctx
 
 
-def file_dict(ctx: CallContext, row: RecordingFile) -> dict[str, Any]:
+def file_dict(ctx: Ctx, row: RecordingFile) -> dict[str, Any]:
     """disk.file.get's fields (numbers as strings, api-reference/disk/file/disk-file-get.md),
     plus what b24tel measured: SHA256, CONTENT_TYPE, AUDIO, and the version chain."""
     url = file_url_for(ctx, row.id)
@@ -52,8 +53,10 @@ def file_dict(ctx: CallContext, row: RecordingFile) -> dict[str, Any]:
 
 
 def register(registry: Registry) -> None:
+    download.register(registry)
+
     @registry.method("disk.file.get", scope="disk", params=FileGetParams)
-    async def file_get(ctx: CallContext, p: FileGetParams) -> dict[str, Any]:
+    async def file_get(ctx: Ctx, p: FileGetParams) -> dict[str, Any]:
         # the reference answers 400 for a missing file here
         row = await live_file(ctx.services, p.id, missing_status=400)
         return file_dict(ctx, row)

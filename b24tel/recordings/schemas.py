@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from b24tel.rest.params import LegacyParams
+from b24tel.rest.params import LegacyParams, OptInt
 
 
 class FileGetParams(LegacyParams):
-    id: Any = None
+    id: OptInt = None

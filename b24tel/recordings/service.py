@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from b24tel.clock import Clock
 from b24tel.recordings import audio
 from b24tel.recordings import repository as repo
+from b24tel.recordings.errors import StoreError
 from b24tel.recordings.ingest import Base64Decoder, Staging, consume, consume_async
 from b24tel.recordings.models import RecordingFile
 from b24tel.recordings.storage import RecordingStorage
@@ -36,10 +37,6 @@ class StoredRecording:
     size: int
     sha256: str
     info: audio.AudioInfo
-
-
-class StoreError(Exception):
-    """The object could not be stored whole."""
 
 
 class Recordings:

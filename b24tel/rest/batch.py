@@ -11,32 +11,50 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
+
+from pydantic import BeforeValidator
 
 from b24tel import errors
 from b24tel.errors import ApiError
+from b24tel.paging import ListResult
 from b24tel.rest import pipeline
 from b24tel.rest.auth import AUTH_PARAMS
 from b24tel.rest.context import CallContext
 from b24tel.rest.decoding import RawBody, check_values, decode_body, parse_query
-from b24tel.rest.envelope import ListResult
 from b24tel.rest.guard import failure
 from b24tel.rest.params import LegacyParams, php_truthy
 from b24tel.rest.phpquery import php_key
+from b24tel.rest.platform import Platform
 from b24tel.rest.registry import Registry
 from b24tel.rest.spool import ANY_KEY, Body, LargeValue
 
 MAX_COMMANDS = 50
 MAX_METHOD = 4096  # a method name and its path never come near this
-NOT_IN_BATCH = frozenset({"batch", "upload", "download"})
 _REFERENCE = re.compile(r"\$(result|next|total|time|error)((?:\[[^\[\]]*\])+)", re.IGNORECASE)
+
+
+def _commands(cmd: object) -> list[tuple[int | str, object]]:
+    if isinstance(cmd, list):
+        return list(enumerate(cmd))
+    if isinstance(cmd, dict):
+        return [(php_key(k) if isinstance(k, str) else k, v) for k, v in cmd.items()]
+    return []
+
+
+def _halt(value: object) -> bool:
+    return php_truthy(value) and str(value).lower() != "false"
+
+
+Commands = Annotated[list[tuple[int | str, object]], BeforeValidator(_commands)]
+Halt = Annotated[bool, BeforeValidator(_halt)]
 
 
 class BatchParams(LegacyParams):
     # the reference upper-cases the keys: CMD/cmd, HALT/halt are one parameter
-    cmd: Any = None
-    halt: Any = None
+    cmd: Commands = []
+    halt: Halt = False
 
 
 _INDEX = re.compile(r"^(?:0|[1-9][0-9]{0,17})$")
@@ -104,19 +122,11 @@ def _php_array(section: dict[Any, Any]) -> Any:
     return {str(k): v for k, v in section.items()}
 
 
-def _commands(cmd: Any) -> list[tuple[Any, Any]]:
-    if isinstance(cmd, list):
-        return list(enumerate(cmd))
-    if isinstance(cmd, dict):
-        return [(php_key(k) if isinstance(k, str) else k, v) for k, v in cmd.items()]
-    return []
-
-
-async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
+async def run(ctx: CallContext[Platform], p: BatchParams) -> dict[str, Any]:
     services = ctx.services
     state = _State()
-    halt = php_truthy(p.halt) and str(p.halt).lower() != "false"
-    for index, (key, command) in enumerate(_commands(p.cmd)):
+    halt = p.halt
+    for index, (key, command) in enumerate(p.cmd):
         if index >= MAX_COMMANDS:
             state.sections["error"][key] = errors.batch_length_exceeded().body()
             if halt:
@@ -156,7 +166,9 @@ async def run(ctx: CallContext, p: BatchParams) -> dict[str, Any]:
     }
 
 
-async def _run_one(ctx: CallContext, state: _State, command: str | LargeValue) -> pipeline.Outcome:
+async def _run_one(
+    ctx: CallContext[Platform], state: _State, command: str | LargeValue
+) -> pipeline.Outcome:
     limits = ctx.services.input_limits
     spilled: Body | None = None
     try:
@@ -165,12 +177,16 @@ async def _run_one(ctx: CallContext, state: _State, command: str | LargeValue) -
             path, spilled = await asyncio.to_thread(_spill, command, ctx.settings.data_dir)
         else:
             path, _, query = command.partition("?")
-        method = unquote(path).strip().strip("/")
-        if method.lower().removesuffix(".json") in NOT_IN_BATCH:
+        name = unquote(path).strip().strip("/").removesuffix(".json")
+        registry = ctx.services.registry
+        # file links and batch itself are not sub-calls (docs/reference/protocol.md, "batch")
+        if registry.find_endpoint(name) is not None:
             raise errors.batch_method_not_allowed()
-        spec = ctx.services.registry.find(method.removesuffix(".json"))
+        spec = registry.find(name)
         if spec is None:
             raise errors.method_not_found()
+        if not spec.batch:
+            raise errors.batch_method_not_allowed()
         if spilled is not None:
             params = await decode_body(RawBody("form", spilled), spec.lazy, limits)
         else:

@@ -1,53 +1,31 @@
-"""What a handler gets besides its params: who calls, through which link, and the
-services of the composition root."""
+"""What a handler gets besides its params: who calls, through which link, and the services
+of the composition root.
+
+The protocol layer knows the services only as a ``Platform``: the few things it needs
+itself. Features see the whole container (``b24tel.services.Services``) through the same
+context, typed ``CallContext[Services]``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Generic, TypeVar
 
+from starlette.requests import Request
+
+from b24tel.config import Settings
+from b24tel.db.engine import Database
+from b24tel.identity import Caller
 from b24tel.rest.envelope import Timing, iso
+from b24tel.rest.platform import Platform
 
-if TYPE_CHECKING:
-    from b24tel.config import Settings
-    from b24tel.db.engine import Database
-    from b24tel.services import Services
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated side of a call."""
-
-    user_id: int
-    kind: Literal["webhook", "oauth"]
-    scopes: frozenset[str]
-    webhook_id: int | None = None
-    app_id: int | None = None
-    token_id: int | None = None
-    # the raw credentials as the client sent them: the webhook path (user id, code) or the
-    # access token; signed upload links are bound to them
-    auth_values: tuple[str, ...] = ()
-    # when the credentials stop working (OAuth access tokens), unix seconds
-    expires_at: float | None = None
-
-    @property
-    def limit_key(self) -> str:
-        """Rate and operating limits are kept per webhook or per application."""
-        if self.kind == "webhook":
-            return f"webhook:{self.webhook_id}"
-        return f"app:{self.app_id}"
-
-    @property
-    def owner_key(self) -> int | None:
-        """Owner of app-scoped data (external lines, dedup): the app, or None for every
-        webhook (behavior.md §3.8)."""
-        return self.app_id
+S = TypeVar("S", bound=Platform)
 
 
 @dataclass
-class CallContext:
-    services: Services
+class CallContext(Generic[S]):
+    services: S
     caller: Caller
     timing: Timing
     base_url: str  # scheme://host[:port] the client used, or the configured public URL
@@ -69,6 +47,29 @@ class CallContext:
 
     def iso(self, value: dt.datetime | None) -> str | None:
         return None if value is None else iso(value, self.services.tz)
+
+    @property
+    def rest_url(self) -> str:
+        return self.base_url.rstrip("/") + "/rest/"
+
+
+@dataclass
+class EndpointContext(Generic[S]):
+    """What a raw endpoint (a download, an upload, the token endpoint) gets: the request
+    itself, and the caller — or the claims of the signed link it came with."""
+
+    services: S
+    request: Request
+    caller: Caller | None
+    link: dict[str, Any] | None
+    timing: Timing
+    base_url: str
+    query: dict[str, Any]  # the query string's parameters (credentials taken out)
+    request_id: str = ""
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
     @property
     def rest_url(self) -> str:

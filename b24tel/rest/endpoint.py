@@ -12,6 +12,7 @@ known.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from b24tel import errors
-from b24tel.errors import ApiError
-from b24tel.recordings.download import download
-from b24tel.rest import auth, pipeline
-from b24tel.rest.context import Caller
+from b24tel.errors import ApiError, BusinessError
+from b24tel.identity import Caller
+from b24tel.rest import auth, links, pipeline
+from b24tel.rest.context import EndpointContext
 from b24tel.rest.decoding import (
     BodyRules,
     DecodedRequest,
@@ -34,9 +35,8 @@ from b24tel.rest.decoding import (
     read_body,
 )
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
-from b24tel.rest.registry import MethodSpec
-from b24tel.services import Services
-from b24tel.telephony.upload import upload
+from b24tel.rest.platform import Platform
+from b24tel.rest.registry import EndpointSpec, MethodSpec
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -67,18 +67,18 @@ def parse_route(path: str) -> Route | None:
     return Route(method, transport, webhook)
 
 
-def base_url(services: Services, request: Request) -> str:
+def base_url(services: Platform, request: Request) -> str:
     if services.settings.public_url:
         return services.settings.public_url.rstrip("/")
     return str(request.base_url).rstrip("/")
 
 
-def spool_dir(services: Services) -> str:
+def spool_dir(services: Platform) -> str:
     return str(Path(services.settings.data_dir).resolve() / "tmp")
 
 
 async def rest_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services: Platform = request.app.state.services
     timing = Timing(start=services.clock.time())
     try:
         return await _handle(services, request, timing)
@@ -86,18 +86,17 @@ async def rest_endpoint(request: Request) -> Response:
         return render_error(exc)
 
 
-async def _handle(services: Services, request: Request, timing: Timing) -> Response:
+async def _handle(services: Platform, request: Request, timing: Timing) -> Response:
     route = parse_route(request.path_params["path"])
     if route is None or route.transport == "xml":
         if route is not None:
             raise ApiError("ERROR_TRANSPORT", "XML transport is not supported; use .json", 400)
         raise errors.method_not_found()
-    # file links are answered by their own handlers (behavior.md §4.3 step 6)
-    if route.method.lower() == "download":
-        return await download(services, request, route.webhook)
-    if route.method.lower() == "upload":
-        return await upload(services, request, route.webhook)
-    # an unknown method is refused before authentication (behavior.md §4.3 step 5)
+    # file links: raw endpoints (docs/reference/protocol.md, "Processing order")
+    endpoint = services.registry.find_endpoint(route.method)
+    if endpoint is not None and endpoint.path is None:
+        return await run_endpoint(services, request, endpoint, route.webhook, timing)
+    # an unknown method is refused before authentication (same page)
     spec = services.registry.find(route.method)
     if spec is None:
         raise errors.method_not_found()
@@ -124,7 +123,7 @@ async def _handle(services: Services, request: Request, timing: Timing) -> Respo
 
 
 async def _params_and_caller(
-    services: Services,
+    services: Platform,
     request: Request,
     route: Route,
     spec: MethodSpec,
@@ -172,7 +171,7 @@ async def _params_and_caller(
 
 
 async def _authenticate(
-    services: Services, request: Request, webhook: tuple[str, str] | None, token: str | None
+    services: Platform, request: Request, webhook: tuple[str, str] | None, token: str | None
 ) -> Caller:
     caller = await auth.authenticate(services, webhook, token)
     request.state.caller = caller.limit_key
@@ -181,3 +180,71 @@ async def _authenticate(
 
 def _has_body(request: Request) -> bool:
     return "content-length" in request.headers or "transfer-encoding" in request.headers
+
+
+# --- raw endpoints --------------------------------------------------------------------------
+
+
+async def run_endpoint(
+    services: Platform,
+    request: Request,
+    spec: EndpointSpec,
+    webhook: tuple[str, str] | None,
+    timing: Timing,
+) -> Response:
+    """A raw endpoint through the same gates as a method: its way of authenticating, its
+    scope, the rate limit; its errors through the one renderer."""
+    if spec.verbs and request.method not in spec.verbs:
+        raise errors.method_not_found()
+    request.state.method = spec.name
+    query = await parse_query(request.url.query, services.input_limits)
+    caller, link, limit_key = None, None, ""
+    token = query.get("token")
+    if spec.auth == "link_or_caller" and isinstance(token, str) and token:
+        # the signed link is the grant; it counts against whoever it was made for
+        link = links.verify(services.secret, spec.link_purpose, token, services.clock.time())
+        limit_key = str(link.get("by") or f"link:{spec.name}")
+    elif spec.auth != "none":
+        credential = auth.pop_token(query, request.headers.get("authorization"))
+        caller = await _authenticate(services, request, webhook, credential)
+        if not spec.access.allowed_for(caller.scopes):
+            raise errors.insufficient_scope()
+        limit_key = caller.limit_key
+    if limit_key:
+        services.rate_limiter.hit(limit_key)
+    ctx = EndpointContext(
+        services,
+        request,
+        caller,
+        link,
+        timing,
+        base_url(services, request),
+        query,
+        request.state.request_id,
+    )
+    timing.handler_start = services.clock.time()
+    try:
+        result = await spec.handler(ctx)
+    except BusinessError as exc:
+        exc.code = spec.business_code(services.settings)
+        raise
+    if isinstance(result, Response):
+        return result
+    timing.handler_end = services.clock.time()
+    return json_response(success_body(result, timing.block(services.clock.time(), services.tz)))
+
+
+def endpoint_route(name: str) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette handler for an endpoint registered at its own path (``/oauth/token/``)."""
+
+    async def serve(request: Request) -> Response:
+        services: Platform = request.app.state.services
+        spec = services.registry.find_endpoint(name)
+        assert spec is not None
+        timing = Timing(start=services.clock.time())
+        try:
+            return await run_endpoint(services, request, spec, None, timing)
+        except ApiError as exc:
+            return render_error(exc)
+
+    return serve

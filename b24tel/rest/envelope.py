@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from starlette.responses import Response
 
 from b24tel.errors import ApiError
+from b24tel.paging import ListResult
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-PAGE_SIZE = 50
 
 # CORS and sniffing headers the reference always sends (behavior.md §4.1)
 COMMON_HEADERS = {
@@ -25,22 +25,6 @@ COMMON_HEADERS = {
     "Access-Control-Allow-Headers": "origin, content-type, accept",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-@dataclass
-class ListResult:
-    """What a list method returns; the envelope hoists ``next`` and ``total``."""
-
-    items: list[Any]
-    total: int | None  # None: counting was switched off with start=-1
-    next: int | None = None
-
-    @classmethod
-    def page(cls, items: list[Any], total: int | None, start: int) -> ListResult:
-        if total is None:
-            return cls(items, None, None)
-        nxt = start + len(items)
-        return cls(items, total, nxt if nxt < total else None)
 
 
 def iso(value: dt.datetime, tz: ZoneInfo) -> str:

@@ -137,7 +137,8 @@ def _incoming_id(scope: Scope) -> str | None:
 
 def _target(scope: Scope) -> str:
     query = scope.get("query_string", b"").decode("latin-1")
-    return scope.get("path", "") + (f"?{query}" if query else "")
+    path: str = scope.get("path", "")
+    return path + (f"?{query}" if query else "")
 
 
 def _access_line(

@@ -111,7 +111,9 @@ def decode(body: Body, lazy: LazyPaths, limits: InputLimits) -> Any:
     return _restore(doc, values, lazy, ())
 
 
-def _restore(node: Any, values: dict[str, LargeValue], lazy: LazyPaths, path: tuple) -> Any:
+def _restore(
+    node: Any, values: dict[str, LargeValue], lazy: LazyPaths, path: tuple[str | int, ...]
+) -> Any:
     if isinstance(node, dict):
         return {k: _restore(v, values, lazy, (*path, k)) for k, v in node.items()}
     if isinstance(node, list):

@@ -7,11 +7,14 @@ failing, so the method's own checks run in the reference's order with its messag
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 
 _LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # PHP's integers are 64-bit
@@ -126,6 +129,36 @@ def as_dict(value: Any) -> dict[str, Any] | None:
     return None
 
 
+class NotAnArray:
+    """What a parameter that must be an array holds when it was sent as something else;
+    the method says so when its turn comes in the reference's order of checks."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_AN_ARRAY"
+
+
+NOT_AN_ARRAY = NotAnArray()
+
+
+def php_map(value: Any) -> dict[str, Any] | NotAnArray:
+    """A map parameter of the legacy CRM (``fields``, ``filter``…): absent or ``[]`` is an
+    empty map (PHP would accept any array); keys are upper-cased."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k).upper(): v for k, v in value.items()}
+    if isinstance(value, list) and not value:
+        return {}
+    return NOT_AN_ARRAY
+
+
+def upper_names(value: Any) -> list[str]:
+    """A ``select`` list: its non-empty values as upper-case names."""
+    return [str(s).upper() for s in as_list(value) if s not in (None, "")]
+
+
 OptInt = Annotated[int | None, BeforeValidator(opt_int)]
 PhpInt = Annotated[int, BeforeValidator(php_int)]
 OptFloat = Annotated[float | None, BeforeValidator(opt_float)]
@@ -134,13 +167,36 @@ PhpTruthy = Annotated[bool, BeforeValidator(php_truthy)]
 OptStr = Annotated[str | None, BeforeValidator(opt_str)]
 AnyList = Annotated[list[Any], BeforeValidator(as_list)]
 OptDict = Annotated[dict[str, Any] | None, BeforeValidator(as_dict)]
+PhpMap = Annotated[dict[str, Any] | NotAnArray, BeforeValidator(php_map)]
+UpperNames = Annotated[list[str], BeforeValidator(upper_names)]
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What coercion needs besides the value: the portal's time zone (dates without an
+    offset are its local time) and the request's "now"."""
+
+    tz: ZoneInfo
+    now: dt.datetime
+
+    def mapping(self) -> dict[str, object]:
+        return {"parse": self}
+
+    @staticmethod
+    def of(info: ValidationInfo) -> ParseContext:
+        found = (info.context or {}).get("parse")
+        if isinstance(found, ParseContext):
+            return found
+        return ParseContext(ZoneInfo("UTC"), dt.datetime.now(dt.UTC))
 
 
 class Params(BaseModel):
     """Base of every method's params model: wire names are the aliases; unknown parameters
     are ignored (compat C7)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=False, frozen=True, arbitrary_types_allowed=True
+    )
     case_insensitive: ClassVar[bool] = False
 
     @model_validator(mode="before")

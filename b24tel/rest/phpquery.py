@@ -137,7 +137,7 @@ def build(pairs: Iterable[tuple[str, Any]], limits: InputLimits = DEFAULT_LIMITS
     result = finalize(root)
     if isinstance(result, list):  # only numeric top-level names: keep them as a mapping
         return {str(i): v for i, v in enumerate(result)}
-    return result
+    return dict(result)
 
 
 def split_pairs(qs: str) -> Iterator[tuple[str, str]]:

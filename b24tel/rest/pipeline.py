@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from b24tel import errors
-from b24tel.rest.context import CallContext, Caller
-from b24tel.rest.envelope import ListResult, Timing
-from b24tel.rest.params import php_int
+from b24tel.errors import BusinessError
+from b24tel.identity import Caller
+from b24tel.paging import ListResult
+from b24tel.rest.context import CallContext
+from b24tel.rest.envelope import Timing
+from b24tel.rest.params import ParseContext, php_int
+from b24tel.rest.platform import Platform
 from b24tel.rest.registry import MethodSpec
-from b24tel.services import Services
 
 log = logging.getLogger("b24tel.rest")
 
@@ -23,12 +26,12 @@ class Outcome:
     timing: Timing
     finish: float
 
-    def time_block(self, services: Services) -> dict[str, Any]:
+    def time_block(self, services: Platform) -> dict[str, Any]:
         return self.timing.block(self.finish, services.tz)
 
 
 async def call(
-    services: Services,
+    services: Platform,
     caller: Caller,
     spec: MethodSpec,
     params: dict[str, Any],
@@ -56,8 +59,11 @@ async def call(
     )
     timing.handler_start = clock.time()
     try:
-        parsed = spec.parse(params)
+        parsed = spec.parse(params, ParseContext(services.tz, clock.now()).mapping())
         result = await spec.handler(ctx, parsed)
+    except BusinessError as exc:
+        exc.code = spec.business_code(services.settings)
+        raise
     finally:
         timing.handler_end = clock.time()
         timing.operating, timing.operating_reset_at = services.operating.record(

@@ -1,62 +1,97 @@
-"""The method table: wire name → scope, params model, handler.
+"""The table of everything a client can reach: methods (wire name → scope, params model,
+handler) and raw endpoints (downloads, uploads, the token endpoint) with their scope and
+way of authenticating. Nothing is registered without its scope.
 
-A method cannot be registered without its scope (design.md §4). Lookup is case-insensitive:
-the reference stores its tables lowercased (behavior.md §4.1), and clients mix
-`telephony.externalcall.register`, `telephony.externalCall.register` and `crm.lead.List`.
+Lookup is case-insensitive: the reference stores its tables lowercased, and clients mix
+`telephony.externalcall.register`, `telephony.externalCall.register` and `crm.lead.List`
+(docs/reference/protocol.md, "Routing").
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from b24tel.errors import ApiError
-from b24tel.rest.decoding import LazyPaths
+from b24tel.identity import IMPLICIT_SCOPES, SCOPES
 from b24tel.rest.params import NoParams, Params
+from b24tel.rest.spool import LazyPaths
 
-if TYPE_CHECKING:
-    from b24tel.rest.context import CallContext
+# a method handler: (CallContext[Services], params model) → result
+Handler = Callable[[Any, Any], Awaitable[Any]]
+# a raw endpoint: (EndpointContext[Services]) → a Response, or a result for the envelope
+EndpointHandler = Callable[[Any], Awaitable[Any]]
+# how a raw endpoint authenticates: the caller's credentials; a signed link of its purpose
+# or else the caller's credentials; nothing (the endpoint checks what it needs itself)
+AuthMode = Literal["caller", "link_or_caller", "none"]
+# the code of plain business errors of a method (BusinessError), from the settings
+BusinessCode = Callable[[Any], str]
 
-P = TypeVar("P", bound=Params)
-Handler = Callable[["CallContext", Any], Awaitable[Any]]
 
-# every scope the server knows; `basic` is implicit for every caller (protocol.md §8.4)
-SCOPES = ("basic", "user", "user_basic", "user_brief", "crm", "telephony", "call", "disk")
-IMPLICIT_SCOPES = frozenset({"basic"})
+def _no_code(settings: Any) -> str:
+    return ""
 
 
 @dataclass(frozen=True)
-class MethodSpec:
-    name: str
+class Access:
     scope: str
-    handler: Handler
-    params: type[Params] = NoParams
-    batch: bool = True
-    is_list: bool = False
-    lazy: LazyPaths = frozenset()
-    # the user may call it with any of these scopes (user.get works with user_basic too)
-    alt_scopes: frozenset[str] = field(default_factory=frozenset)
+    # the caller may also hold any of these instead (user.get works with user_basic too)
+    alt_scopes: frozenset[str] = frozenset()
 
     def allowed_for(self, scopes: frozenset[str]) -> bool:
         if self.scope in IMPLICIT_SCOPES:
             return True
         return self.scope in scopes or bool(self.alt_scopes & scopes)
 
-    def parse(self, raw: dict[str, Any]) -> Params:
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    access: Access
+    handler: Handler
+    params: type[Params] = NoParams
+    batch: bool = True
+    is_list: bool = False
+    lazy: LazyPaths = frozenset()
+    business_code: BusinessCode = _no_code
+
+    @property
+    def scope(self) -> str:
+        return self.access.scope
+
+    def allowed_for(self, scopes: frozenset[str]) -> bool:
+        return self.access.allowed_for(scopes)
+
+    def parse(self, raw: dict[str, Any], context: Mapping[str, Any] | None = None) -> Params:
         try:
-            return self.params.model_validate(raw)
+            return self.params.model_validate(raw, context=dict(context or {}))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "params"
             raise ApiError("INVALID_ARGUMENT", f"Invalid value of parameter {where}", 400) from exc
 
 
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str  # where a method name would be: /rest/<name>[.json]
+    access: Access
+    handler: EndpointHandler
+    auth: AuthMode
+    # the purpose a signed link for this endpoint was made for (auth "link_or_caller")
+    link_purpose: str = ""
+    verbs: frozenset[str] = field(default_factory=frozenset)  # empty: any
+    # None: under /rest/ where a method name would be; else a path of its own
+    path: str | None = None
+    business_code: BusinessCode = _no_code
+
+
 class Registry:
     def __init__(self) -> None:
         self._methods: dict[str, MethodSpec] = {}
+        self._endpoints: dict[str, EndpointSpec] = {}
 
     def method(
         self,
@@ -68,16 +103,42 @@ class Registry:
         is_list: bool = False,
         lazy: LazyPaths = frozenset(),
         alt_scopes: frozenset[str] = frozenset(),
+        business_code: BusinessCode = _no_code,
     ) -> Callable[[Handler], Handler]:
-        if scope not in SCOPES:
-            raise ValueError(f"unknown scope {scope!r} for {name}")
+        access = _access(name, scope, alt_scopes)
 
         def decorate(handler: Handler) -> Handler:
             key = name.lower()
-            if key in self._methods:
-                raise ValueError(f"method {name} registered twice")
+            if key in self._methods or key in self._endpoints:
+                raise ValueError(f"{name} registered twice")
             self._methods[key] = MethodSpec(
-                name, scope, handler, params, batch, is_list, lazy, alt_scopes
+                name, access, handler, params, batch, is_list, lazy, business_code
+            )
+            return handler
+
+        return decorate
+
+    def endpoint(
+        self,
+        name: str,
+        *,
+        scope: str,
+        auth: AuthMode = "caller",
+        link_purpose: str = "",
+        verbs: frozenset[str] = frozenset(),
+        path: str | None = None,
+        business_code: BusinessCode = _no_code,
+    ) -> Callable[[EndpointHandler], EndpointHandler]:
+        access = _access(name, scope, frozenset())
+        if auth == "link_or_caller" and not link_purpose:
+            raise ValueError(f"{name}: a link endpoint needs its link purpose")
+
+        def decorate(handler: EndpointHandler) -> EndpointHandler:
+            key = name.lower()
+            if key in self._methods or key in self._endpoints:
+                raise ValueError(f"{name} registered twice")
+            self._endpoints[key] = EndpointSpec(
+                name, access, handler, auth, link_purpose, verbs, path, business_code
             )
             return handler
 
@@ -86,5 +147,17 @@ class Registry:
     def find(self, name: str) -> MethodSpec | None:
         return self._methods.get(name.lower())
 
+    def find_endpoint(self, name: str) -> EndpointSpec | None:
+        return self._endpoints.get(name.lower())
+
     def all(self) -> list[MethodSpec]:
         return sorted(self._methods.values(), key=lambda m: m.name.lower())
+
+    def endpoints(self) -> list[EndpointSpec]:
+        return sorted(self._endpoints.values(), key=lambda e: e.name.lower())
+
+
+def _access(name: str, scope: str, alt_scopes: frozenset[str]) -> Access:
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r} for {name}")
+    return Access(scope, alt_scopes)

@@ -220,7 +220,8 @@ def _escape_incomplete(data: bytes, cut: int) -> bool:
 
 def _decode_json_fragment(data: bytes) -> bytes:
     try:
-        return json.loads(b'"' + data + b'"').encode("utf-8", errors="surrogatepass")
+        text: str = json.loads(b'"' + data + b'"')
+        return text.encode("utf-8", errors="surrogatepass")
     except ValueError:
         return data
 

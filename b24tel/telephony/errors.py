@@ -1,57 +1,119 @@
-"""Telephony error texts (behavior.md §3, the RU/literal strings).
+"""Errors of external telephony, with the reference's literal texts
+(docs/reference/telephony.md).
 
-Business errors go out with HTTP 400 and the code of the `telephony_error_code` setting:
-`ERROR_CORE` as the 2026 docs show (default), or `""` as the reference and older portals
-send (behavior.md §1 item 1)."""
+Business errors are HTTP 400 with the code of the `telephony_error_code` setting:
+`ERROR_CORE` as the current docs show (default), or `""` as the reference and older portals
+send — the methods are registered with that code (``business_code``)."""
 
 from __future__ import annotations
 
-from b24tel.errors import ApiError
-
-USER_NOT_SET = "USER_ID or USER_PHONE_INNER should be set"
-UNKNOWN_TYPE = "Unknown TYPE"
-BAD_START_DATE = "CALL_START_DATE should be in the ISO-8601 format"
-BAD_PHONE = "Unsupported phone number format"
-USER_INACTIVE = "User is not found or is not active"
-CALL_NOT_FOUND = "Call is not found (call should be registered prior to finishing"
-NOT_IN_STATISTIC = "Call is not found in the statistic table. Looks like it is not finished yet."
-NO_URL_OR_NAME = (
-    "Required parameters are not set. Request should contain or URL or FILENAME parameter"
-)
-FILE_NAME_EMPTY = "File name is empty"
-WRONG_EXTENSION = "Wrong file extension. Only wav and mp3 are allowed"
-CONTENT_EMPTY = "File content is empty."
-NUMBER_EMPTY = "NUMBER should not be empty"
-LINE_EXISTS = "Line already exists"
-NO_FIELDS = "There are no fields to update"
-PHONE_EMPTY = "PHONE_NUMBER is empty"
-CALL_ID_NOT_SET = "CALL_ID should be set"
-MESSAGES_NOT_ARRAY = "MESSAGES should be an array"
+from b24tel.errors import ApiError, BusinessError
 
 
-def line_not_found(number: str) -> str:
-    return f"Could not find line with number {number}"
+def business_code(settings: object) -> str:
+    """The code telephony's business errors are sent with."""
+    return str(getattr(settings, "telephony_error_code", "ERROR_CORE"))
 
 
-def transcript_call_not_found(call_id: str) -> str:
-    return f"Call {call_id} is not found. Is it finished?"
+def user_not_set() -> BusinessError:
+    return BusinessError("USER_ID or USER_PHONE_INNER should be set")
 
 
-def too_long(title: str, limit: int) -> str:
-    return (
-        f'Unexpected database error; The length of "{title}" should not exceed {limit} characters.'
+def unknown_type() -> BusinessError:
+    return BusinessError("Unknown TYPE")
+
+
+def bad_start_date() -> BusinessError:
+    return BusinessError("CALL_START_DATE should be in the ISO-8601 format")
+
+
+def bad_phone() -> BusinessError:
+    return BusinessError("Unsupported phone number format")
+
+
+def user_inactive() -> BusinessError:
+    return BusinessError("User is not found or is not active")
+
+
+def call_not_found() -> BusinessError:
+    # sic: the reference never closes the parenthesis
+    return BusinessError("Call is not found (call should be registered prior to finishing")
+
+
+def call_id_not_string() -> ApiError:
+    return ApiError("INVALID_ARGUMENT", "CALL_ID must be a string", 400)
+
+
+def values_too_long(fields: list[tuple[str, int]]) -> BusinessError:
+    """finish's length checks, all at once, before anything is written."""
+    problems = "; ".join(
+        f'The length of "{title}" should not exceed {limit} characters.' for title, limit in fields
+    )
+    return BusinessError(f"Unexpected database error; {problems}")
+
+
+def not_in_statistic() -> BusinessError:
+    return BusinessError(
+        "Call is not found in the statistic table. Looks like it is not finished yet."
     )
 
 
-class Errors:
-    """Builds telephony errors with the configured code."""
+def no_url_or_name() -> BusinessError:
+    return BusinessError(
+        "Required parameters are not set. Request should contain or URL or FILENAME parameter"
+    )
 
-    def __init__(self, code: str) -> None:
-        self.code = code
 
-    def __call__(self, message: str) -> ApiError:
-        return ApiError(self.code, message, 400)
+def file_name_empty() -> BusinessError:
+    return BusinessError("File name is empty")
 
-    @staticmethod
-    def call_id_type() -> ApiError:
-        return ApiError("INVALID_ARGUMENT", "CALL_ID must be a string", 400)
+
+def wrong_extension() -> BusinessError:
+    return BusinessError("Wrong file extension. Only wav and mp3 are allowed")
+
+
+def content_empty() -> BusinessError:
+    return BusinessError("File content is empty.")
+
+
+def number_empty() -> BusinessError:
+    return BusinessError("NUMBER should not be empty")
+
+
+def line_exists() -> BusinessError:
+    return BusinessError("Line already exists")
+
+
+def no_fields() -> BusinessError:
+    return BusinessError("There are no fields to update")
+
+
+def line_not_found(number: str) -> BusinessError:
+    return BusinessError(f"Could not find line with number {number}")
+
+
+def phone_empty() -> BusinessError:
+    return BusinessError("PHONE_NUMBER is empty")
+
+
+def call_id_not_set() -> BusinessError:
+    return BusinessError("CALL_ID should be set")
+
+
+def messages_not_array() -> BusinessError:
+    return BusinessError("MESSAGES should be an array")
+
+
+def message_problem(text: str) -> BusinessError:
+    """One message of a transcript is wrong (``MESSAGES[0][SIDE] should be …``)."""
+    return BusinessError(text)
+
+
+def transcript_call_not_found(call_id: str) -> BusinessError:
+    return BusinessError(f"Call {call_id} is not found. Is it finished?")
+
+
+def recording_refused(reason: str) -> BusinessError:
+    """A recording that cannot be stored: not base64, not audio, not downloadable — the
+    reference's text plus our reason."""
+    return BusinessError(reason)

@@ -1,20 +1,26 @@
-"""REST handlers of external telephony (scope `telephony`)."""
+"""REST handlers of external telephony (scope `telephony`; docs/reference/telephony.md).
+Business errors go out with the code of the `telephony_error_code` setting."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
-from b24tel import errors, logs
+from b24tel import errors as protocol
+from b24tel import logs
 from b24tel.errors import ApiError
-from b24tel.rest.context import CallContext
+from b24tel.paging import ListResult
 from b24tel.rest.guard import unexpected
 from b24tel.rest.params import NoParams
 from b24tel.rest.registry import Registry
-from b24tel.services import Services
-from b24tel.telephony import line_service, record_service, service, stats_service
+from b24tel.services import Ctx, Services
+from b24tel.telephony import finish as finishing
+from b24tel.telephony import lines, records, statistics, transcripts, upload
+from b24tel.telephony import register as registering
 from b24tel.telephony import repository as repo
-from b24tel.telephony.errors import Errors
+from b24tel.telephony.errors import business_code
+from b24tel.telephony.rules import Env, set_card
 from b24tel.telephony.schemas import (
     AttachRecordParams,
     FinishParams,
@@ -25,31 +31,26 @@ from b24tel.telephony.schemas import (
     StatisticParams,
     TranscriptionParams,
 )
+from b24tel.telephony.search import search_crm_entities
 
 log = logging.getLogger("b24tel.telephony")
 
 
-def env(ctx: CallContext, *, app_only: bool = False) -> service.Env:
+def env(ctx: Ctx, *, app_only: bool = False) -> Env:
     settings = ctx.settings
-    # the current cloud refuses webhooks here; open-source connectors all use them, so
-    # it is a switch (compat T1)
+    # the current cloud refuses webhooks here; open-source connectors all use them, so it is
+    # a switch (compat T1)
     if app_only and settings.telephony_require_app and ctx.caller.kind == "webhook":
-        raise errors.wrong_auth_type()
-    return service.Env(
-        ctx.caller,
-        ctx.now(),
-        ctx.services.tz,
-        settings.phone_region,
-        Errors(settings.telephony_error_code),
-    )
+        raise protocol.wrong_auth_type()
+    return Env(ctx.caller, ctx.now(), ctx.services.tz, settings.phone_region)
 
 
-async def fetch_finish_record(services: Services, env: service.Env, call_id: str, url: str) -> None:
+async def fetch_finish_record(services: Services, call_id: str, url: str) -> None:
     """finish's deprecated RECORD_URL, after the response (the reference downloads inside
     the request): a failure is logged and kept on the statistic row, never an error."""
     status, error = "done", None
     try:
-        await record_service.attach_record_url(services, env.errors, call_id, url)
+        await records.attach_record_url(services, call_id, url)
     except ApiError as exc:
         status, error = "failed", exc.description
         log.warning("RECORD_URL of %s not attached: %s", call_id, logs.redact(exc.description))
@@ -63,88 +64,81 @@ async def fetch_finish_record(services: Services, env: service.Env, call_id: str
 
 
 def register(registry: Registry) -> None:
-    @registry.method("telephony.externalCall.register", scope="telephony", params=RegisterParams)
-    async def register_call(ctx: CallContext, p: RegisterParams) -> Any:
-        e = env(ctx, app_only=True)
-        async with ctx.db.transaction() as s:
-            return await service.register(s, e, p)
+    method = functools.partial(registry.method, scope="telephony", business_code=business_code)
+    upload.register(registry)
 
-    @registry.method("telephony.externalCall.finish", scope="telephony", params=FinishParams)
-    async def finish(ctx: CallContext, p: FinishParams) -> Any:
+    @method("telephony.externalCall.register", params=RegisterParams)
+    async def register_call(ctx: Ctx, p: RegisterParams) -> dict[str, Any]:
         e = env(ctx, app_only=True)
         async with ctx.db.transaction() as s:
-            result, stat = await service.finish(s, e, p)
+            return await registering.register(s, e, p)
+
+    @method("telephony.externalCall.finish", params=FinishParams)
+    async def finish(ctx: Ctx, p: FinishParams) -> dict[str, Any]:
+        e = env(ctx, app_only=True)
+        async with ctx.db.transaction() as s:
+            result, stat = await finishing.finish(s, e, p)
         if stat.call_record_url:
             ctx.services.background.spawn(
-                fetch_finish_record(ctx.services, e, stat.call_id, stat.call_record_url),
+                fetch_finish_record(ctx.services, stat.call_id, stat.call_record_url),
                 name=f"record-url {stat.call_id}",
             )
         return result
 
-    @registry.method("telephony.externalCall.show", scope="telephony", params=ShowHideParams)
-    async def show(ctx: CallContext, p: ShowHideParams) -> bool:
+    @method("telephony.externalCall.show", params=ShowHideParams)
+    async def show(ctx: Ctx, p: ShowHideParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await service.set_card(s, env(ctx), p.CALL_ID, p.USER_ID, "shown")
+            return await set_card(s, env(ctx), p.call_id, p.user_ids, "shown")
 
-    @registry.method("telephony.externalCall.hide", scope="telephony", params=ShowHideParams)
-    async def hide(ctx: CallContext, p: ShowHideParams) -> bool:
+    @method("telephony.externalCall.hide", params=ShowHideParams)
+    async def hide(ctx: Ctx, p: ShowHideParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await service.set_card(s, env(ctx), p.CALL_ID, p.USER_ID, "hidden")
+            return await set_card(s, env(ctx), p.call_id, p.user_ids, "hidden")
 
-    @registry.method(
-        "telephony.externalCall.attachRecord",
-        scope="telephony",
-        params=AttachRecordParams,
-        lazy=record_service.LAZY,
-    )
-    async def attach_record(ctx: CallContext, p: AttachRecordParams) -> Any:
-        return await record_service.attach_record(ctx, env(ctx), p)
+    @method("telephony.externalCall.attachRecord", params=AttachRecordParams, lazy=records.LAZY)
+    async def attach_record(ctx: Ctx, p: AttachRecordParams) -> dict[str, Any]:
+        return await records.attach_record(ctx, p)
 
-    @registry.method(
-        "telephony.externalCall.searchCrmEntities", scope="telephony", params=SearchParams
-    )
-    async def search(ctx: CallContext, p: SearchParams) -> Any:
+    @method("telephony.externalCall.searchCrmEntities", params=SearchParams)
+    async def search(ctx: Ctx, p: SearchParams) -> list[dict[str, Any]]:
         async with ctx.db.transaction(readonly=True) as s:
-            return await service.search(s, env(ctx), p.PHONE_NUMBER)
+            return await search_crm_entities(s, env(ctx), p.phone_number)
 
-    @registry.method(
-        "telephony.call.attachTranscription", scope="telephony", params=TranscriptionParams
-    )
-    async def attach_transcription(ctx: CallContext, p: TranscriptionParams) -> Any:
+    @method("telephony.call.attachTranscription", params=TranscriptionParams)
+    async def attach_transcription(ctx: Ctx, p: TranscriptionParams) -> dict[str, int]:
         async with ctx.db.transaction() as s:
-            return await stats_service.attach_transcription(s, env(ctx), p)
+            return await transcripts.attach_transcription(s, ctx.now(), p)
 
-    @registry.method(
+    @method(
         "voximplant.statistic.get",
-        scope="telephony",
         params=StatisticParams,
         is_list=True,
         alt_scopes=frozenset({"call"}),
     )
-    async def statistic_get(ctx: CallContext, p: StatisticParams) -> Any:
+    async def statistic_get(ctx: Ctx, p: StatisticParams) -> ListResult:
         async with ctx.db.transaction(readonly=True) as s:
-            return await stats_service.statistic_get(s, env(ctx), p, ctx.start)
+            return await statistics.statistic_get(s, env(ctx), p, ctx.start)
 
-    @registry.method("telephony.externalLine.add", scope="telephony", params=LineParams)
-    async def line_add(ctx: CallContext, p: LineParams) -> Any:
+    @method("telephony.externalLine.add", params=LineParams)
+    async def line_add(ctx: Ctx, p: LineParams) -> dict[str, int]:
         e = env(ctx, app_only=True)
         async with ctx.db.transaction() as s:
-            return await line_service.add(s, e, p)
+            return await lines.add(s, e, p)
 
-    @registry.method("telephony.externalLine.update", scope="telephony", params=LineParams)
-    async def line_update(ctx: CallContext, p: LineParams) -> Any:
+    @method("telephony.externalLine.update", params=LineParams)
+    async def line_update(ctx: Ctx, p: LineParams) -> dict[str, str]:
         e = env(ctx, app_only=True)
         async with ctx.db.transaction() as s:
-            return await line_service.update(s, e, p)
+            return await lines.update(s, e, p)
 
-    @registry.method("telephony.externalLine.delete", scope="telephony", params=LineParams)
-    async def line_delete(ctx: CallContext, p: LineParams) -> Any:
+    @method("telephony.externalLine.delete", params=LineParams)
+    async def line_delete(ctx: Ctx, p: LineParams) -> list[Any]:
         e = env(ctx, app_only=True)
         async with ctx.db.transaction() as s:
-            return await line_service.delete(s, e, p)
+            return await lines.delete(s, e, p)
 
-    @registry.method("telephony.externalLine.get", scope="telephony")
-    async def line_get(ctx: CallContext, p: NoParams) -> Any:
+    @method("telephony.externalLine.get")
+    async def line_get(ctx: Ctx, p: NoParams) -> list[dict[str, Any]]:
         e = env(ctx, app_only=True)
         async with ctx.db.transaction(readonly=True) as s:
-            return await line_service.get(s, e)
+            return await lines.get(s, e)

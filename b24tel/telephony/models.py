@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,12 +53,12 @@ class Call(Base):
     external_line_id: Mapped[int | None] = mapped_column(BigInt)
     portal_number: Mapped[str] = mapped_column(String(255))
     # [[owner type id, owner id], …]: what the call activity binds to
-    crm_bindings: Mapped[list | None] = mapped_column(JSON)
+    crm_bindings: Mapped[list[Any] | None] = mapped_column(JSON)
     crm_entity_type: Mapped[str | None] = mapped_column(String(50))
     crm_entity_id: Mapped[int | None] = mapped_column(BigInt)
     crm_created_lead: Mapped[int | None] = mapped_column(BigInt)
     # [{"ENTITY_TYPE": "LEAD", "ENTITY_ID": 7}]
-    crm_created_entities: Mapped[list | None] = mapped_column(JSON)
+    crm_created_entities: Mapped[list[Any] | None] = mapped_column(JSON)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

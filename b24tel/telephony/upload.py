@@ -1,5 +1,6 @@
 """The two-step upload endpoint: ``/rest/upload.json?auth=…&token=…`` (OAuth) and
-``/rest/<user>/<code>/upload/?token=…`` (webhooks) — behavior.md §3.4.
+``/rest/<user>/<code>/upload/?token=…`` (webhooks) — docs/reference/telephony.md,
+"attachRecord". A raw endpoint of the registry with the `telephony` scope.
 
 The caller authenticates as usual; the token must be ours, unexpired, and issued for this
 caller. The multipart part ``file`` streams straight into the recording store; errors come
@@ -7,28 +8,15 @@ in the reference's order (missing part, extension, call not finished)."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from b24tel import errors
-from b24tel.recordings.audio import NotARecording
-from b24tel.recordings.ingest import (
-    FILE_MISSING,
-    IngestError,
-    Sink,
-    SizeLimitError,
-    Staging,
-    read_multipart_file,
-)
-from b24tel.recordings.links import LinkError
+from b24tel.errors import body_too_large, link_denied
+from b24tel.recordings.errors import FILE_MISSING, IngestError, NotARecording, SizeLimitError
+from b24tel.recordings.ingest import Sink, Staging, read_multipart_file
 from b24tel.recordings.service import folder_of
-from b24tel.rest import auth, phpquery
-from b24tel.rest.envelope import Timing, json_response, success_body
-from b24tel.services import Services
-from b24tel.telephony import errors as texts
+from b24tel.rest.registry import Registry
+from b24tel.services import EndpointCtx
+from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
-from b24tel.telephony.errors import Errors
-from b24tel.telephony.record_service import attach, check_upload_token, extension
+from b24tel.telephony.records import FORMATS, attach, check_upload_token, extension
 
 
 class _Discard:
@@ -41,21 +29,17 @@ class _Discard:
         pass
 
 
-async def upload(services: Services, request: Request, webhook: tuple[str, str] | None) -> Response:
-    timing = Timing(start=services.clock.time())
-    timing.handler_start = timing.start
-    failure = Errors(services.settings.telephony_error_code)
-    params = phpquery.parse(request.url.query, services.input_limits)
-    token = params.get("token")
-    # credentials and the link are checked before a byte of the body is read
-    caller = await auth.authenticate(
-        services, webhook, auth.pop_token(params, request.headers.get("authorization"))
-    )
-    request.state.caller = caller.limit_key
-    if "telephony" not in caller.scopes:
-        raise errors.insufficient_scope()
+def register(registry: Registry) -> None:
+    registry.endpoint("upload", scope="telephony", business_code=errors.business_code)(upload)
+
+
+async def upload(ctx: EndpointCtx) -> dict[str, int]:
+    services, caller = ctx.services, ctx.caller
+    assert caller is not None  # a caller endpoint
+    # the link is checked before a byte of the body is read
+    token = ctx.query.get("token")
     if not isinstance(token, str) or not token:
-        raise LinkError("ACCESS_DENIED", "Access denied! Link check failed", 403)
+        raise link_denied()
     call_id = check_upload_token(services, caller, token)
     async with services.db.transaction(readonly=True) as s:
         stat = await repo.statistic(s, call_id)
@@ -69,6 +53,7 @@ async def upload(services: Services, request: Request, webhook: tuple[str, str] 
         created.append(staging)
         return staging
 
+    request = ctx.request
     try:
         reader = await read_multipart_file(
             request.stream(),
@@ -78,24 +63,19 @@ async def upload(services: Services, request: Request, webhook: tuple[str, str] 
             services.settings.max_body_size,
         )
         if not reader.found:
-            raise failure(FILE_MISSING)
-        if extension(reader.filename or "") not in ("wav", "mp3"):
-            raise failure(texts.WRONG_EXTENSION)
+            raise errors.recording_refused(FILE_MISSING)
+        if extension(reader.filename or "") not in FORMATS:
+            raise errors.wrong_extension()
         if stat is None or not created:
-            raise failure(texts.NOT_IN_STATISTIC)
+            raise errors.not_in_statistic()
         stored = await store.from_staging(created[0], folder_of(stat.call_start_date, services.tz))
     except SizeLimitError as exc:
-        raise errors.body_too_large(exc.limit) from exc
+        raise body_too_large(exc.limit) from exc
     except (IngestError, NotARecording) as exc:
-        raise failure(str(exc)) from exc
+        raise errors.recording_refused(str(exc)) from exc
     finally:
         # an aborted upload, one over the limit or a full disk leaves nothing behind
         for staging in created:
             staging.discard()
-    file_id = await attach(
-        services, failure, call_id, stored, name=reader.filename or "", source="upload"
-    )
-    timing.handler_end = services.clock.time()
-    return json_response(
-        success_body({"FILE_ID": file_id}, timing.block(services.clock.time(), services.tz))
-    )
+    file_id = await attach(services, call_id, stored, name=reader.filename or "", source="upload")
+    return {"FILE_ID": file_id}

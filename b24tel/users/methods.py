@@ -5,23 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from b24tel import errors
-from b24tel.rest.context import CallContext
+from b24tel.paging import ListResult
 from b24tel.rest.params import NoParams
 from b24tel.rest.registry import Registry
+from b24tel.services import Ctx
+from b24tel.users import oauth, search
 from b24tel.users import repository as repo
-from b24tel.users import service
 from b24tel.users.schemas import UserGetParams
 
 USER_SCOPES = frozenset({"user_basic", "user_brief"})
 
 
 def register(registry: Registry) -> None:
+    oauth.register(registry)
+
     @registry.method(
         "user.get", scope="user", params=UserGetParams, is_list=True, alt_scopes=USER_SCOPES
     )
-    async def user_get(ctx: CallContext, p: UserGetParams) -> Any:
+    async def user_get(ctx: Ctx, p: UserGetParams) -> ListResult:
         async with ctx.db.transaction(readonly=True) as s:
-            return await service.search_users(
+            return await search.search_users(
                 s,
                 filters=p.filters(),
                 order=p.ordering(),
@@ -32,14 +35,14 @@ def register(registry: Registry) -> None:
             )
 
     @registry.method("user.current", scope="user", alt_scopes=USER_SCOPES)
-    async def user_current(ctx: CallContext, p: NoParams) -> Any:
+    async def user_current(ctx: Ctx, p: NoParams) -> dict[str, Any]:
         async with ctx.db.transaction(readonly=True) as s:
             user = await repo.get_user(s, ctx.caller.user_id)
         assert user is not None  # authentication checked it
-        return service.user_dict(user, ctx.services.tz, ctx.caller.scopes)
+        return search.user_dict(user, ctx.services.tz, ctx.caller.scopes)
 
     @registry.method("profile", scope="basic")
-    async def profile(ctx: CallContext, p: NoParams) -> Any:
+    async def profile(ctx: Ctx, p: NoParams) -> dict[str, Any]:
         async with ctx.db.transaction(readonly=True) as s:
             user = await repo.get_user(s, ctx.caller.user_id)
         if user is None or not user.active:
@@ -54,13 +57,13 @@ def register(registry: Registry) -> None:
         }
 
     @registry.method("user.admin", scope="basic")
-    async def user_admin(ctx: CallContext, p: NoParams) -> Any:
+    async def user_admin(ctx: Ctx, p: NoParams) -> bool:
         async with ctx.db.transaction(readonly=True) as s:
             user = await repo.get_user(s, ctx.caller.user_id)
         return bool(user and user.admin)
 
     @registry.method("app.info", scope="basic")
-    async def app_info(ctx: CallContext, p: NoParams) -> Any:
+    async def app_info(ctx: Ctx, p: NoParams) -> dict[str, Any]:
         if ctx.caller.app_id is None:
             # app.info outside an application answers 400, unlike other app-context
             # errors (protocol.md §9 item 16)

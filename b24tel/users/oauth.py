@@ -1,63 +1,72 @@
-"""``/oauth/token/`` on the portal host (protocol.md §8.2, compat O1): refresh and
-authorization-code grants, GET query or POST form."""
+"""``/oauth/token/`` on the portal host (docs/reference/users.md, "OAuth"; compat O1):
+refresh and authorization-code grants, GET query or POST form. A raw endpoint of the
+registry: the client authenticates with its id and secret in the request itself."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response
 
 from b24tel.rest import phpquery
-from b24tel.rest.decoding import decode_request
-from b24tel.rest.endpoint import base_url
+from b24tel.rest.decoding import BodyRules, decode_body, read_body
 from b24tel.rest.envelope import json_response
-from b24tel.services import Services
-from b24tel.users import service
-from b24tel.users.service import OAuthError, TokenPair
+from b24tel.rest.registry import Registry
+from b24tel.services import EndpointCtx
+from b24tel.users import errors, tokens
+from b24tel.users.tokens import TokenPair
 
 MAX_TOKEN_REQUEST = 64 * 1024
 
 
-def token_body(services: Services, request: Request, pair: TokenPair) -> dict[str, Any]:
-    base = base_url(services, request)
+def token_body(ctx: EndpointCtx, pair: TokenPair) -> dict[str, Any]:
     return {
         "access_token": pair.access_token,
         "expires": pair.expires,
         "expires_in": pair.expires_in,
         "scope": pair.scopes,
-        "domain": request.url.netloc,
-        "server_endpoint": f"{base}/rest/",
+        "domain": ctx.request.url.netloc,
+        "server_endpoint": f"{ctx.rest_url}",
         "status": "L",
-        "client_endpoint": f"{base}/rest/",
-        "member_id": services.member_id,
+        "client_endpoint": f"{ctx.rest_url}",
+        "member_id": ctx.services.member_id,
         "user_id": pair.user_id,
         "refresh_token": pair.refresh_token,
     }
 
 
-async def token_endpoint(request: Request) -> Response:
-    services: Services = request.app.state.services
-    try:
-        decoded = await decode_request(
-            request.url.query,
-            request.headers.get("content-type", ""),
-            request.stream(),
-            MAX_TOKEN_REQUEST,
-            has_body=request.method == "POST",
-        )
-    except Exception:
-        return _error(OAuthError("invalid_request", "Malformed request"))
-    params = {k: phpquery.scalar(v) for k, v in decoded.params.items() if isinstance(v, str)}
-    decoded.close()
-    grant = params.get("grant_type", "")
-    settings = services.settings
-    ttl = {"access_ttl": settings.access_token_ttl, "refresh_ttl": settings.refresh_token_ttl}
-    now = services.clock.now()
-    try:
+async def _params(ctx: EndpointCtx) -> dict[str, str]:
+    params: dict[str, Any] = dict(ctx.query)
+    if ctx.request.method == "POST":
+        rules = BodyRules(MAX_TOKEN_REQUEST, ctx.services.input_limits)
+        try:
+            ctype = ctx.request.headers.get("content-type", "")
+            raw = await read_body(ctype, ctx.request.stream(), rules, frozenset())
+            params.update(await decode_body(raw, frozenset(), ctx.services.input_limits))
+            raw.close()
+        except Exception as exc:
+            raise errors.malformed() from exc
+    return {k: phpquery.scalar(v) for k, v in params.items() if isinstance(v, str)}
+
+
+def register(registry: Registry) -> None:
+    @registry.endpoint(
+        "oauth.token",
+        scope="basic",
+        auth="none",
+        path="/oauth/token/",
+        verbs=frozenset({"GET", "POST"}),
+    )
+    async def token(ctx: EndpointCtx) -> Response:
+        params = await _params(ctx)
+        services = ctx.services
+        settings = services.settings
+        ttl = {"access_ttl": settings.access_token_ttl, "refresh_ttl": settings.refresh_token_ttl}
+        now = services.clock.now()
+        grant = params.get("grant_type", "")
         async with services.db.transaction() as session:
             if grant == "refresh_token":
-                pair = await service.refresh_tokens(
+                pair = await tokens.refresh_tokens(
                     session,
                     now,
                     client_id=params.get("client_id", ""),
@@ -66,7 +75,7 @@ async def token_endpoint(request: Request) -> Response:
                     **ttl,
                 )
             elif grant == "authorization_code":
-                pair = await service.exchange_code(
+                pair = await tokens.exchange_code(
                     session,
                     now,
                     client_id=params.get("client_id", ""),
@@ -75,12 +84,7 @@ async def token_endpoint(request: Request) -> Response:
                     **ttl,
                 )
             else:
-                raise OAuthError("invalid_request", "Unsupported grant_type")
-    except OAuthError as exc:
-        return _error(exc)
-    services.auth_cache.clear()  # the refreshed-away token must stop working here at once
-    return json_response(token_body(services, request, pair))
-
-
-def _error(exc: OAuthError) -> Response:
-    return json_response({"error": exc.code, "error_description": exc.description}, exc.status)
+                raise errors.unsupported_grant()
+        services.auth_cache.clear()  # the refreshed-away token must stop working here at once
+        # the bare token object, without the REST envelope
+        return json_response(token_body(ctx, pair))

@@ -8,7 +8,7 @@ from pydantic import model_validator
 
 from b24tel.db.filters import split_key
 from b24tel.rest.params import AnyList, OptDict, OptStr, Params
-from b24tel.users.service import USER_FIELDS
+from b24tel.users.search import USER_FIELDS
 
 
 class UserGetParams(Params):

@@ -100,7 +100,7 @@ async def test_refresh_with_wrong_secret(harness: Harness, oauth: tuple) -> None
 
 
 async def test_authorization_code_grant(harness: Harness, oauth: tuple) -> None:
-    from b24tel.users import service
+    from b24tel.users import tokens as service
 
     app, secret, _ = oauth
     async with harness.db.transaction() as s:

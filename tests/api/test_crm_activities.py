@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from b24tel.crm import activity_service
+from b24tel.crm import calls as activity_service
 from tests.conftest import Harness
 from tests.helpers import err, ok
 

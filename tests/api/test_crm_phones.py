@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from b24tel.crm import phones, service
+from b24tel import phones
+from b24tel.crm import phone_search as service
 from tests.conftest import Harness
 from tests.helpers import ok
 

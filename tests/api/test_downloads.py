@@ -156,7 +156,7 @@ async def test_activity_files_link_downloads(harness: Harness, hook: str) -> Non
     """crm.activity FILES[].url is a working download link (the CRM issue's promise)."""
     import datetime as dt
 
-    from b24tel.crm import activity_service
+    from b24tel.crm import calls as activity_service
 
     cid = ok(await harness.call(hook, "crm.contact.add", {"fields": {"NAME": "A"}}))["result"]
     start = dt.datetime(2026, 3, 7, tzinfo=dt.UTC)

@@ -7,7 +7,7 @@ from b24pysdk import BitrixWebhook, Client
 from fast_bitrix24 import Bitrix
 
 from b24tel.clock import Clock
-from b24tel.crm import service as crm
+from b24tel.crm import entities as crm
 from b24tel.crm.fields import CONTACT, LEAD
 from tests.compat.conftest import Live
 
@@ -16,12 +16,12 @@ def _seed(live: Live, n: int = 120) -> None:
     async def work(session) -> None:  # type: ignore[no-untyped-def]
         env = crm.Env(1, Clock().now(), live.services().tz, "RU")
         for i in range(1, n + 1):
-            await crm.add(session, LEAD, {"TITLE": f"Lead {i}"}, None, env)
+            await crm.add(session, LEAD, {"TITLE": f"Lead {i}"}, {}, env)
             await crm.add(
                 session,
                 CONTACT,
                 {"NAME": f"C{i}", "PHONE": [{"VALUE": f"+7916{i:07d}"}]},
-                None,
+                {},
                 env,
             )
 

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from b24tel.recordings.errors import FetchError
 from b24tel.recordings.fetcher import (
-    FetchError,
     FetchPolicy,
     SafeFetcher,
     file_name_from_url,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from b24tel.recordings.audio import REFERENCE_REFUSAL, NotARecording, inspect
+from b24tel.recordings.audio import inspect
+from b24tel.recordings.errors import REFERENCE_REFUSAL, NotARecording
 from tests.conftest import FIXTURES
 
 # file → (container, codec, channels, rate, duration) from the fixtures' README

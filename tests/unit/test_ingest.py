@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from b24tel.recordings.ingest import NOT_BASE64, Base64Decoder, Base64Error, Staging, consume
+from b24tel.recordings.errors import NOT_BASE64, Base64Error
+from b24tel.recordings.ingest import Base64Decoder, Staging, consume
 
 
 def decode(tmp_path: Path, pieces: list[bytes]) -> tuple[bytes, Staging]:

@@ -1,4 +1,5 @@
-"""Alembic environment: async engine, all feature models' metadata."""
+"""Alembic environment: async engine; the tables' metadata is handed in by whoever makes
+a new revision (``b24tel db revision``), as the database layer knows no feature."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from alembic import context
 from sqlalchemy import Connection
 
 from b24tel.db.engine import make_migration_engine
-from b24tel.db.models import metadata
 
 config = context.config
+metadata = config.attributes.get("metadata")
 
 
 def _run(connection: Connection) -> None:

@@ -2,9 +2,9 @@
 
 ``+7 (916) 000-12-34``, ``79160001234``, ``8 916 000 12 34`` (region RU), ``0079160001234``
 and `` 79160001234`` (a ``+`` that became a space in a raw query string) all give
-``79160001234``. Extensions are cut off (duplicates ignore them, protocol.md §6.4). Numbers
-the phonenumbers library cannot place (short extensions, service numbers) keep their
-digits.
+``79160001234``. Extensions are cut off (duplicates ignore them: docs/reference/crm.md,
+"Duplicates"). Numbers the phonenumbers library cannot place (short extensions, service
+numbers) keep their digits.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def normalize(raw: str, region: str = "RU") -> str | None:
 
 def strip_to_dialable(raw: str) -> str:
     """What the reference keeps of a caller number: digits and ``# * + , ;``
-    (behavior.md §3.1 step 6)."""
+    (docs/reference/telephony.md, "register")."""
     return re.sub(r"[^0-9#*+,;]", "", raw)
 
 

@@ -1,5 +1,5 @@
-"""voximplant.statistic.get (behavior.md §3.9) and telephony.call.attachTranscription
-(§3.7)."""
+"""voximplant.statistic.get (docs/reference/telephony.md, "statistic.get"): finished
+calls as the reference lists them — every value a string or null."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.db.filters import FieldDef, build_where, page, split_key
-from b24tel.rest.envelope import ListResult, iso
-from b24tel.rest.params import as_dict, opt_float, opt_str, php_int, php_truthy
-from b24tel.telephony import errors as texts
-from b24tel.telephony import repository as repo
-from b24tel.telephony.models import Statistic, Transcript, TranscriptLine
-from b24tel.telephony.service import Env
+from b24tel.paging import ListResult
+from b24tel.rest.envelope import iso
+from b24tel.telephony.models import Statistic
+from b24tel.telephony.rules import Env
+from b24tel.telephony.schemas import StatisticParams
 
 S = Statistic
 FIELDS: dict[str, FieldDef] = {
@@ -46,13 +45,13 @@ FIELDS: dict[str, FieldDef] = {
     "CALL_WEBDAV_ID": FieldDef(S.record_file_id, "int"),
     "RECORD_FILE_ID": FieldDef(S.record_file_id, "int"),
 }
-# operators the reference accepts; others are dropped (behavior.md §3.9 step 4)
+# operators the reference accepts; others are dropped
 ALLOWED_OPS = {"", "=", "!", "!=", "<", "<=", ">", ">=", "><", "!><", "?", "%", "!%"}
 
 
-def statistic_filter(raw: Any) -> dict[str, Any]:
+def statistic_filter(given: dict[str, Any]) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
-    for key, value in (as_dict(raw) or {}).items():
+    for key, value in given.items():
         op, name = split_key(str(key).upper())
         name = "INCOMING" if name == "CALL_TYPE" else name
         if op not in ALLOWED_OPS or name not in FIELDS:
@@ -68,7 +67,7 @@ def _str(value: Any) -> str | None:
 
 
 def row(stat: Statistic, env: Env) -> dict[str, Any]:
-    """All values strings or null, RECORD_FILE_ID an int, CALL_TYPE last (§3.9 step 7);
+    """All values strings or null, RECORD_FILE_ID an int, CALL_TYPE last;
     RECORD_FETCH_STATUS/ERROR are b24tel's (finish's background RECORD_URL)."""
     return {
         "ID": str(stat.id),
@@ -105,13 +104,14 @@ def row(stat: Statistic, env: Env) -> dict[str, Any]:
     }
 
 
-async def statistic_get(session: AsyncSession, env: Env, p: Any, start: int) -> ListResult:
+async def statistic_get(
+    session: AsyncSession, env: Env, p: StatisticParams, start: int
+) -> ListResult:
     stmt = select(Statistic)
-    for cond in build_where(statistic_filter(p.FILTER), FIELDS, env.tz):
+    for cond in build_where(statistic_filter(p.filter), FIELDS, env.tz):
         stmt = stmt.where(cond)
-    sort = p.SORT.strip() if isinstance(p.SORT, str) else None
-    order = p.ORDER.strip() if isinstance(p.ORDER, str) else None
-    # both must be valid, exact case; CALL_TYPE cannot be sorted on (§3.9 step 3)
+    sort, order = p.sort, p.order
+    # both must be valid, exact case; CALL_TYPE cannot be sorted on
     if (
         sort in FIELDS
         and sort not in ("CALL_WEBDAV_ID", "RECORD_FILE_ID")
@@ -123,61 +123,3 @@ async def statistic_get(session: AsyncSession, env: Env, p: Any, start: int) -> 
     return await page(
         session, stmt, start, key_column=Statistic.id, convert=lambda r: row(r[0], env)
     )
-
-
-# --- transcripts ----------------------------------------------------------------------------
-
-
-def _messages(env: Env, raw: Any) -> list[dict[str, Any]]:
-    items = raw.items() if isinstance(raw, dict) else enumerate(raw)
-    out = []
-    for key, message in items:
-        prefix = f"MESSAGES[{key}]"
-        if not isinstance(message, dict):
-            # the reference crashes with a bare 500 here; we say what is wrong
-            raise env.errors(f"{prefix} should be an array")
-        if message.get("SIDE") not in ("Client", "User"):
-            raise env.errors(f"{prefix}[SIDE] should be either Client or User")
-        start, stop = php_int(message.get("START_TIME")), php_int(message.get("STOP_TIME"))
-        if start < 0:
-            raise env.errors(f"{prefix}[START_TIME] should be greater or equal to zero")
-        if stop <= 0:
-            raise env.errors(f"{prefix}[STOP_TIME] should be greater than zero")
-        text = message.get("MESSAGE")
-        if text is None or text == "" or text is False:
-            raise env.errors(f"{prefix}[MESSAGE] is empty")
-        out.append(
-            {
-                "side": message["SIDE"],
-                "start_time": start,
-                "stop_time": stop,
-                "message": opt_str(text) or "",
-            }
-        )
-    return out
-
-
-async def attach_transcription(session: AsyncSession, env: Env, p: Any) -> dict[str, int]:
-    if p.CALL_ID is None:
-        raise env.errors(texts.CALL_ID_NOT_SET)
-    if not isinstance(p.MESSAGES, list | dict):
-        raise env.errors(texts.MESSAGES_NOT_ARRAY)
-    messages = _messages(env, p.MESSAGES)
-    call_id = opt_str(p.CALL_ID) or ""
-    stat = await repo.statistic(session, call_id)
-    if stat is None:
-        raise env.errors(texts.transcript_call_not_found(call_id))
-    cost = opt_float(p.COST) if php_truthy(p.COST) else None
-    transcript = Transcript(
-        call_id=call_id,
-        created_at=env.now,
-        cost=Decimal(str(cost)) if cost else None,
-        cost_currency=opt_str(p.COST_CURRENCY) if cost else None,
-    )
-    await repo.add(session, transcript)
-    for m in messages:
-        session.add(TranscriptLine(transcript_id=transcript.id, **m))
-    # a previous transcript stays, unlinked (behavior.md §3.7 step 5)
-    stat.transcript_id, stat.transcript_pending = transcript.id, "N"
-    await session.flush()
-    return {"TRANSCRIPT_ID": transcript.id}

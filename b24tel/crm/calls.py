@@ -1,0 +1,166 @@
+"""What a call does in the CRM (docs/reference/telephony.md, "The call activity"): the
+entities its activity is bound to, the lead it may create, the call activity that finish
+files and attachRecord puts the recording on. Telephony asks for these; it does not touch
+CRM tables itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from b24tel.crm import repository as repo
+from b24tel.crm.activity_fields import CALL, STORAGE_RECORDINGS
+from b24tel.crm.bindings import bind
+from b24tel.crm.entities import Env, add
+from b24tel.crm.fields import ENTITIES, LEAD
+from b24tel.crm.models import Activity, ActivityCommunication, Deal
+
+# activity owner types by entity (CONTACT → 3 …)
+TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4}
+
+
+async def activity_bindings(
+    session: AsyncSession, entities: list[tuple[str, int]]
+) -> list[list[int]]:
+    """Owner pairs for a call's activity: the entities, plus the open deals of a contact or
+    company, without repeats."""
+    out: list[list[int]] = []
+    for entity_type, entity_id in entities:
+        type_id = TYPE_IDS.get(entity_type)
+        if type_id is None:
+            continue
+        out.append([type_id, entity_id])
+        column = {"CONTACT": Deal.contact_id, "COMPANY": Deal.company_id}.get(entity_type)
+        if column is not None:
+            stmt = select(Deal.id).where(column == entity_id, Deal.closed == "N").order_by(Deal.id)
+            out += [[2, d] for d in (await session.execute(stmt)).scalars()]
+    unique: list[list[int]] = []
+    for pair in out:
+        if pair not in unique:
+            unique.append(pair)
+    return unique
+
+
+@dataclass(frozen=True)
+class NewLead:
+    title: str
+    phone: str
+    source_id: str
+    source_description: str | None
+    responsible_id: int
+
+
+async def create_lead(
+    session: AsyncSession, lead: NewLead, now: dt.datetime, tz: ZoneInfo, region: str
+) -> int:
+    fields: dict[str, Any] = {
+        "TITLE": lead.title,
+        "PHONE": [{"VALUE": lead.phone, "VALUE_TYPE": "WORK"}],
+        "SOURCE_ID": lead.source_id,
+        "ASSIGNED_BY_ID": lead.responsible_id,
+    }
+    if lead.source_description is not None:
+        fields["SOURCE_DESCRIPTION"] = lead.source_description
+    return await add(session, LEAD, fields, {}, Env(lead.responsible_id, now, tz, region))
+
+
+async def reassign(
+    session: AsyncSession, created: list[dict[str, Any]], user_id: int, now: dt.datetime
+) -> None:
+    """Entities created for a call become the finishing user's."""
+    for item in created:
+        entity = ENTITIES.get(str(item.get("ENTITY_TYPE")))
+        obj = await repo.get(session, entity, int(item["ENTITY_ID"])) if entity else None
+        if obj is not None:
+            obj.assigned_by_id, obj.modify_by_id, obj.date_modify = user_id, user_id, now
+
+
+@dataclass
+class CallActivity:
+    """What `telephony.externalCall.finish` files (behavior.md §3.11)."""
+
+    call_id: str
+    subject: str
+    direction: int  # 1 incoming, 2 outgoing
+    start: dt.datetime
+    end: dt.datetime
+    completed: bool
+    responsible_id: int
+    bindings: list[tuple[int, int]]  # (owner type id, owner id); the first is the owner
+    phone: str
+    comm_entity: tuple[int, int] | None
+    description: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    provider_type_id: str = "CALL"
+    result_stream: int = 0
+    result_mark: int = 0
+
+
+async def create_call_activity(session: AsyncSession, spec: CallActivity, now: dt.datetime) -> int:
+    owner_type, owner_id = spec.bindings[0]
+    act = Activity(
+        owner_type_id=owner_type,
+        owner_id=owner_id,
+        type_id=CALL,
+        provider_id="VOXIMPLANT_CALL",
+        provider_type_id=spec.provider_type_id,
+        subject=spec.subject,
+        start_time=spec.start,
+        end_time=spec.end,
+        deadline=spec.end,
+        completed="Y" if spec.completed else "N",
+        status=2 if spec.completed else 1,
+        responsible_id=spec.responsible_id,
+        author_id=spec.responsible_id,
+        editor_id=spec.responsible_id,
+        priority=2,
+        notify_type=0,
+        description=spec.description,
+        description_type=1,
+        direction=spec.direction,
+        location="",
+        created=spec.start,
+        last_updated=now,
+        settings=spec.settings,
+        provider_params={},
+        origin_id=f"VI_{spec.call_id}",
+        result_stream=spec.result_stream,
+        result_mark=spec.result_mark,
+    )
+    session.add(act)
+    await session.flush()
+    for owner in dict.fromkeys(spec.bindings):
+        await bind(session, act.id, *owner)
+    entity_type, entity_id = spec.comm_entity or (None, None)
+    session.add(
+        ActivityCommunication(
+            activity_id=act.id,
+            type="PHONE",
+            value=spec.phone,
+            entity_id=entity_id,
+            entity_type_id=entity_type,
+        )
+    )
+    await session.flush()
+    return act.id
+
+
+async def set_recording(
+    session: AsyncSession, activity_id: int | None, call_id: str, file_id: int
+) -> Activity | None:
+    """Put a recording on the call's activity, replacing the previous one (behavior.md §3.3
+    step 9): found by id, else by ORIGIN_ID ``VI_<CALL_ID>``."""
+    act = await repo.activity(session, activity_id) if activity_id else None
+    if act is None:
+        act = await repo.activity_by_origin(session, f"VI_{call_id}")
+    if act is None:
+        return None
+    act.storage_type_id = STORAGE_RECORDINGS
+    act.storage_element_ids = [file_id]
+    await session.flush()
+    return act

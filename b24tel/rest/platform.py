@@ -1,0 +1,30 @@
+"""What the protocol layer needs from the composition root (``b24tel.services.Services``
+provides it, and more for the features)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from b24tel.clock import Clock
+from b24tel.config import Settings
+from b24tel.db.engine import Database
+from b24tel.identity import Authenticator
+from b24tel.rest.authcache import AuthCache
+from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.phpquery import InputLimits
+from b24tel.rest.registry import Registry
+
+
+class Platform(Protocol):
+    settings: Settings
+    clock: Clock
+    db: Database
+    registry: Registry
+    rate_limiter: RateLimiter
+    operating: OperatingLimiter
+    tz: ZoneInfo
+    auth_cache: AuthCache
+    authenticator: Authenticator
+    input_limits: InputLimits
+    secret: str

@@ -1,0 +1,57 @@
+"""What other features ask about users: the user behind an extension, whether a number is
+an employee's, an application's name (docs/reference/telephony.md, "register")."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from b24tel import phones
+from b24tel.users import repository as repo
+from b24tel.users.models import User
+
+
+def inner_digits(value: str | None) -> str | None:
+    """Extensions are kept as digits only: `1-0-1` is 101."""
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", value)
+    return digits or None
+
+
+async def active_user(session: AsyncSession, user_id: int) -> User | None:
+    user = await repo.get_user(session, user_id)
+    return user if user is not None and user.active else None
+
+
+async def active_by_inner(session: AsyncSession, digits: str) -> User | None:
+    """The active user with this extension (the lowest id, should there be two)."""
+    return await repo.active_user_by_inner(session, digits)
+
+
+async def user(session: AsyncSession, user_id: int) -> User | None:
+    return await repo.get_user(session, user_id)
+
+
+async def employees_number(session: AsyncSession, number: str, region: str) -> bool:
+    """Whether an active user has this number: extension, work, mobile or home phone, as
+    written or normalised."""
+    key = phones.normalize(number, region)
+    for person in await repo.list_users(session):
+        if not person.active:
+            continue
+        for phone in (
+            person.uf_phone_inner,
+            person.work_phone,
+            person.personal_mobile,
+            person.personal_phone,
+        ):
+            if phone and (phone == number or phones.normalize(phone, region) == key):
+                return True
+    return False
+
+
+async def app_name(session: AsyncSession, app_id: int | None) -> str | None:
+    app = await repo.get_app(session, app_id) if app_id else None
+    return app.name if app is not None else None
