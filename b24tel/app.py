@@ -154,7 +154,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         # inside Starlette's own error middleware, so no exception ever reaches it
         middleware=[Middleware(Guard)],
     )
-    # a REST path must never answer 3xx (compat C8): no slash redirects
+    # a REST path must never answer 3xx (docs/reference/protocol.md, "Routing"): no slash redirects
     app.router.redirect_slashes = False
     app.state.services = services
     return app

@@ -41,7 +41,7 @@ def business_error(message: str) -> BusinessError:
     return BusinessError(message)
 
 
-# --- system errors (protocol.md §1.5, behavior.md §4.4–4.5) ---------------------------------
+# --- system errors (docs/reference/protocol.md, "Errors") -----------------------
 
 
 def method_not_found() -> ApiError:

@@ -30,7 +30,7 @@ def assert_time_block(block: Any) -> None:
 
 
 def ok(response: httpx.Response) -> Any:
-    """A success envelope (compat E1, E2, C9): returns the body."""
+    """A success envelope (docs/reference/clients.md, "Answers"): returns the body."""
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     body = response.json()

@@ -1,6 +1,7 @@
 """``b24tel dev-cert``: a local CA and a server certificate for 127.0.0.1/localhost.
 
-Several SDKs (b24pysdk, pybitrix24, the JS B24Hook) only speak https (compat §1 item 1)."""
+Several SDKs (b24pysdk, pybitrix24, the JS B24Hook) only speak https
+(docs/reference/clients.md, "Transport")."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import click
 
 from b24tel.cli import admin, devcert, recordings, serve
 from b24tel.cli.base import Ctx
+from b24tel.cli.config_docs import render_docs
 from b24tel.cli.simulate import simulate_command
-from b24tel.config import render_docs
 
 
 @click.group()

@@ -23,8 +23,8 @@ from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
 from b24tel.users.models import User
 
-# room for query strings of 64 KiB and more (compat C12); httptools' URL parser stops at
-# 64 KiB with a plain-text 400, so the server runs on h11
+# room for query strings of 64 KiB and more (docs/reference/clients.md, "Large bodies");
+# httptools' URL parser stops at 64 KiB with a plain-text 400, so the server runs on h11
 MAX_REQUEST_HEAD = 4 * 1024 * 1024
 HTTP_IMPL = "h11"
 

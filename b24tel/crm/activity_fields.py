@@ -15,7 +15,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from b24tel.crm import repository as repo
 from b24tel.crm.entities import render
 from b24tel.crm.fields import BY_OWNER_TYPE, Field, describe
-from b24tel.crm.models import Activity, ActivityBinding, ActivityCommunication
+from b24tel.crm.models import (
+    Activity,
+    ActivityBinding,
+    ActivityCommunication,
+    Company,
+    Contact,
+    Lead,
+)
 from b24tel.db.filters import FieldDef, Kind
 from b24tel.rest.params import as_list, opt_int
 
@@ -117,7 +124,7 @@ def fields_description() -> dict[str, Any]:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def _render_value(f: Field, value: Any, tz: ZoneInfo) -> Any:
+def _render_value(f: Field, value: object, tz: ZoneInfo) -> object:
     if f.kind == "object":
         return value or []
     return render(f, value, tz)
@@ -131,16 +138,15 @@ async def _communications_out(
         settings: dict[str, Any] = {}
         entity = BY_OWNER_TYPE.get(c.entity_type_id or 0)
         obj = await repo.get(session, entity, c.entity_id) if entity and c.entity_id else None
-        if obj is not None and entity is not None:
-            if entity.name in ("CONTACT", "LEAD"):
-                settings = {
-                    "HONORIFIC": obj.honorific,
-                    "NAME": obj.name,
-                    "SECOND_NAME": obj.second_name,
-                    "LAST_NAME": obj.last_name,
-                }
-            if entity.name == "COMPANY":
-                settings["COMPANY_TITLE"] = obj.title
+        if isinstance(obj, Contact | Lead):
+            settings = {
+                "HONORIFIC": obj.honorific,
+                "NAME": obj.name,
+                "SECOND_NAME": obj.second_name,
+                "LAST_NAME": obj.last_name,
+            }
+        if isinstance(obj, Company):
+            settings["COMPANY_TITLE"] = obj.title
         out.append(
             {
                 "ID": str(c.id),

@@ -82,7 +82,8 @@ async def reassign(
 
 @dataclass
 class CallActivity:
-    """What `telephony.externalCall.finish` files (behavior.md §3.11)."""
+    """What `telephony.externalCall.finish` files (docs/reference/telephony.md,
+    "The call activity")."""
 
     call_id: str
     subject: str
@@ -153,8 +154,9 @@ async def create_call_activity(session: AsyncSession, spec: CallActivity, now: d
 async def set_recording(
     session: AsyncSession, activity_id: int | None, call_id: str, file_id: int
 ) -> Activity | None:
-    """Put a recording on the call's activity, replacing the previous one (behavior.md §3.3
-    step 9): found by id, else by ORIGIN_ID ``VI_<CALL_ID>``."""
+    """Put a recording on the call's activity, replacing the previous one
+    (docs/reference/telephony.md, "attachRecord"): found by id, else by ORIGIN_ID
+    ``VI_<CALL_ID>``."""
     act = await repo.activity(session, activity_id) if activity_id else None
     if act is None:
         act = await repo.activity_by_origin(session, f"VI_{call_id}")

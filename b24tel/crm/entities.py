@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from b24tel.crm import errors
 from b24tel.crm import repository as repo
 from b24tel.crm.fields import BY_OWNER_TYPE, HAS_FLAGS, KINDS, MULTIFIELD_TYPES, EntityDef, Field
-from b24tel.crm.models import Multifield
+from b24tel.crm.models import Activity, CrmRow, Deal, Lead, Multifield, Status
 from b24tel.crm.phone_search import normalized_key
 from b24tel.db.filters import FieldDef, build_order, build_where, page, parse_datetime
 from b24tel.paging import ListResult
@@ -69,14 +69,14 @@ def coerce(f: Field, raw: object, tz: ZoneInfo) -> Any:
     return opt_str(raw)
 
 
-def render(f: Field, value: Any, tz: ZoneInfo) -> Any:
+def render(f: Field, value: object, tz: ZoneInfo) -> object:
     if value is None:
         return None
     if f.kind in ("id", "int", "user", "link"):
         return str(value)
-    if f.kind == "datetime":
+    if f.kind == "datetime" and isinstance(value, dt.datetime):
         return iso(value, tz)
-    if f.kind == "money":
+    if f.kind == "money" and isinstance(value, Decimal | float | int):
         return f"{Decimal(value):.2f}"
     return value
 
@@ -87,7 +87,7 @@ def render_multifield(m: Multifield) -> dict[str, str]:
 
 def entity_dict(
     entity: EntityDef,
-    obj: Any,
+    obj: CrmRow,
     mfs: list[Multifield],
     tz: ZoneInfo,
     select_: set[str] | None = None,
@@ -114,7 +114,9 @@ def entity_dict(
 # --- writing --------------------------------------------------------------------------------
 
 
-def _apply_fields(entity: EntityDef, obj: Any, fields: FieldMap, env: Env, importing: bool) -> None:
+def _apply_fields(
+    entity: EntityDef, obj: CrmRow, fields: FieldMap, env: Env, importing: bool
+) -> None:
     for f in entity.fields:
         if f.wire not in fields or f.wire == "ID":
             continue
@@ -126,12 +128,12 @@ def _apply_fields(entity: EntityDef, obj: Any, fields: FieldMap, env: Env, impor
         setattr(obj, f.attr, value)
 
 
-async def _derive(session: AsyncSession, entity: EntityDef, obj: Any) -> None:
+async def _derive(session: AsyncSession, obj: CrmRow) -> None:
     """Semantic ids follow the status (lead) or stage (deal)."""
-    if entity.name == "LEAD" and obj.status_id:
+    if isinstance(obj, Lead) and obj.status_id:
         row = await repo.status(session, "STATUS", obj.status_id)
         obj.status_semantic_id = (row.semantics if row else None) or "P"
-    if entity.name == "DEAL" and obj.stage_id:
+    if isinstance(obj, Deal) and obj.stage_id:
         row = await repo.status(session, "DEAL_STAGE", obj.stage_id)
         obj.stage_semantic_id = (row.semantics if row else None) or "P"
         obj.closed = "Y" if obj.stage_semantic_id in ("S", "F") else "N"
@@ -183,7 +185,7 @@ async def _write_multifields(
                 )
 
 
-def _check_required(entity: EntityDef, obj: Any) -> None:
+def _check_required(entity: EntityDef, obj: CrmRow) -> None:
     if entity.required_any and not any(
         (getattr(obj, entity.by_wire[name].attr) or "").strip() for name in entity.required_any
     ):
@@ -205,7 +207,7 @@ async def add(
     obj.date_create = obj.date_modify = env.now
     _apply_fields(entity, obj, fields, env, importing)
     _check_required(entity, obj)
-    await _derive(session, entity, obj)
+    await _derive(session, obj)
     session.add(obj)
     await session.flush()
     if entity.multifields:
@@ -230,7 +232,7 @@ async def update(
     require_map(params_param, "params")
     _apply_fields(entity, obj, fields, env, importing=False)
     _check_required(entity, obj)
-    await _derive(session, entity, obj)
+    await _derive(session, obj)
     obj.modify_by_id, obj.date_modify = env.user_id, env.now
     if entity.multifields:
         existing = (await repo.multifields(session, entity.name, [found_id]))[found_id]
@@ -299,7 +301,7 @@ def _multifield_condition(entity: EntityDef, mtype: str, region: str) -> Any:
 
 
 def filtered_select(
-    model: Any,
+    model: type[CrmRow | Activity | Status],
     fields: dict[str, FieldDef],
     filter_param: FieldMap | NotAnArray,
     order_param: FieldMap | NotAnArray,

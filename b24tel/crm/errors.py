@@ -1,5 +1,5 @@
 """CRM error texts. Legacy CRM methods send a message with an empty code and HTTP 400
-(protocol.md §6.1); the binding methods send named codes."""
+(docs/reference/crm.md, "Entities"); the binding methods send named codes."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from b24tel.crm.models import Company, Contact, Deal, Lead
+from b24tel.crm.models import Company, Contact, CrmRow, Deal, Lead
 from b24tel.db.filters import Kind
 
 # wire kind → (crm.X.fields "type", filter kind)
@@ -37,7 +37,7 @@ class Field:
     readonly: bool = False
     required: bool = False
     status_type: str | None = None
-    # writable only with params[IMPORT]=Y (protocol.md §6.1)
+    # writable only with params[IMPORT]=Y (docs/reference/crm.md, "Entities")
     import_only: bool = False
 
 
@@ -46,7 +46,7 @@ class EntityDef:
     name: str  # CONTACT
     title: str  # Contact (for "Contact is not found")
     owner_type_id: int
-    model: type
+    model: type[CrmRow]
     fields: tuple[Field, ...]
     multifields: bool
     defaults: dict[str, Any] = field(default_factory=dict)
@@ -207,7 +207,7 @@ HAS_FLAGS = {"HAS_PHONE": "PHONE", "HAS_EMAIL": "EMAIL", "HAS_IMOL": "IM"}
 
 
 def describe(f: Field) -> dict[str, Any]:
-    """One entry of `crm.<entity>.fields` (protocol.md §5.2 shape)."""
+    """One entry of `crm.<entity>.fields` (docs/reference/crm.md, "Entities")."""
     out: dict[str, Any] = {
         "type": KINDS[f.kind][0],
         "isRequired": f.required,

@@ -214,3 +214,7 @@ class ActivityCommunication(Base):
     value: Mapped[str] = mapped_column(String(255))
     entity_id: Mapped[int | None] = mapped_column(BigInt)
     entity_type_id: Mapped[int | None] = mapped_column(BigInt)
+
+
+# a row of any of the four entities
+CrmRow = Contact | Company | Lead | Deal

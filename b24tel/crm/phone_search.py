@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import phones
 from b24tel.crm import repository as repo
-from b24tel.crm.fields import ENTITIES, EntityDef
+from b24tel.crm.fields import ENTITIES
+from b24tel.crm.models import Company, CrmRow, Deal, Lead
 
 # searchCrmEntities groups its answer in this order
 SEARCH_ORDER = ("CONTACT", "LEAD", "COMPANY")
@@ -40,11 +40,11 @@ class Match:
         return ENTITIES[self.entity_type].owner_type_id
 
 
-def display_name(entity: EntityDef, obj: Any) -> str:
-    if entity.name in ("COMPANY", "DEAL"):
-        return str(obj.title or "")
+def display_name(obj: CrmRow) -> str:
+    if isinstance(obj, Company | Deal):
+        return obj.title or ""
     person = " ".join(p for p in (obj.name, obj.last_name) if p)
-    return person or str(getattr(obj, "title", None) or "")
+    return person or (obj.title if isinstance(obj, Lead) else None) or ""
 
 
 async def search_phone(session: AsyncSession, number: str, region: str) -> list[Match]:
@@ -59,13 +59,13 @@ async def search_phone(session: AsyncSession, number: str, region: str) -> list[
         entity = ENTITIES[type_name]
         ids = [i for t, i in owners if t == type_name]
         for obj in await repo.get_many(session, entity, ids):
-            active = not (type_name == "LEAD" and obj.status_semantic_id in ("S", "F"))
+            active = not (isinstance(obj, Lead) and obj.status_semantic_id in ("S", "F"))
             matches.append(
                 Match(
                     type_name,
                     obj.id,
                     obj.assigned_by_id,
-                    display_name(entity, obj),
+                    display_name(obj),
                     active,
                     obj.date_modify,
                 )

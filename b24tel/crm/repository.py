@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,21 +13,23 @@ from b24tel.crm.models import (
     Activity,
     ActivityBinding,
     ActivityCommunication,
+    CrmRow,
     Multifield,
     Status,
 )
 
 
-async def get(session: AsyncSession, entity: EntityDef, entity_id: int) -> Any:
+async def get(session: AsyncSession, entity: EntityDef, entity_id: int) -> CrmRow | None:
     return await session.get(entity.model, entity_id)
 
 
-async def get_many(session: AsyncSession, entity: EntityDef, ids: Iterable[int]) -> list[Any]:
+async def get_many(session: AsyncSession, entity: EntityDef, ids: Iterable[int]) -> list[CrmRow]:
     ids = list(ids)
     if not ids:
         return []
-    model: Any = entity.model
-    return list((await session.execute(select(model).where(model.id.in_(ids)))).scalars())
+    model = entity.model
+    rows = (await session.execute(select(model).where(model.id.in_(ids)))).scalars()
+    return [row for row in rows if isinstance(row, model)]
 
 
 async def multifields(

@@ -1,5 +1,5 @@
-"""Declarative base with named constraints (Alembic needs stable names, design.md §9), and
-the checks every write passes.
+"""Declarative base with named constraints (Alembic needs stable names;
+docs/architecture.md, "Database"), and the checks every write passes.
 
 Integers are 64-bit everywhere (PHP's ints are, so every ID, duration or sort a client can
 send fits); on SQLite an INTEGER already is, and a primary key must stay ``INTEGER`` to be

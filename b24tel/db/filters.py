@@ -1,7 +1,7 @@
 """Bitrix list filters, orders and pages on SQLAlchemy queries.
 
 One implementation for every list method: ``filter`` keys carry an operator prefix
-(`>=ID`, `!STATUS_ID`, `%TITLE`, `@ID`, …; protocol.md §1.9 and the crm list pages), values
+(`>=ID`, `!STATUS_ID`, `%TITLE`, `@ID`, …; docs/reference/crm.md, "Filters"), values
 may be lists (IN). ``order`` maps field → ASC/DESC. Pages are 50 rows at offset ``start``;
 ``start=-1`` skips counting.
 """

@@ -1,4 +1,4 @@
-"""Schema upgrades through Alembic (design.md §9), run programmatically."""
+"""Schema upgrades through Alembic (docs/architecture.md, "Database"), run programmatically."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """What a recording is: WAV (RIFF/WAVE with a common telephony codec) or MP3 (MPEG audio
 frames, optional ID3), checked and measured before it is accepted.
 
-The reference only sniffs a MIME type (behavior.md §3.12), so a truncated file passes; we
-also compare the size a header declares with the bytes that arrived.
+The reference only sniffs a MIME type (docs/reference/telephony.md, "attachRecord"), so a
+truncated file passes; we also compare the size a header declares with the bytes that
+arrived.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from mutagen.mp3._util import VBRIHeader, VBRIHeaderError, XingHeader, XingHeade
 
 from b24tel.recordings.errors import NotARecording
 
-# the reference's record-file check message (behavior.md §3.12); our reasons follow it
+# the reference's record-file check message (docs/reference/telephony.md, "attachRecord");
+# our reasons follow it
 
 # WAVE format tags we accept, with a codec name
 WAV_CODECS = {

@@ -5,7 +5,7 @@ relaxes it; at most 5 redirects. Loopback, private, link-local, multicast, reser
 unspecified addresses (IPv4 and IPv6, IPv4-mapped included) are refused unless they fall in
 ``record_url_allowlist``. The check runs on the address each connection actually goes to —
 after DNS, on every redirect — so neither a DNS name nor a redirect reaches a refused
-address (behavior.md §1 item 8 lists the reference's defects here).
+address (docs/reference/telephony.md, "attachRecord", lists the reference's defects here).
 """
 
 from __future__ import annotations

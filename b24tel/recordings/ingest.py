@@ -21,8 +21,8 @@ from b24tel.recordings.partfiles import PartFile
 BATCH = 1024 * 1024
 
 
-# line breaks and tabs are dropped; a space is a '+' lost in a raw query string (compat P4,
-# P9); the URL-safe alphabet maps onto the standard one
+# line breaks and tabs are dropped; a space is a '+' lost in a raw query string
+# (docs/reference/clients.md, "Values"); the URL-safe alphabet maps onto the standard one
 _DROP = b"\r\n\t"
 _MAP = bytes.maketrans(b" -_", b"++/")
 

@@ -14,7 +14,7 @@ from b24tel.services import Ctx
 
 
 def file_dict(ctx: Ctx, row: RecordingFile) -> dict[str, Any]:
-    """disk.file.get's fields (numbers as strings, api-reference/disk/file/disk-file-get.md),
+    """disk.file.get's fields (numbers as strings, as the cloud's disk.file.get),
     plus what b24tel measured: SHA256, CONTENT_TYPE, AUDIO, and the version chain."""
     url = file_url_for(ctx, row.id)
     return {

@@ -1,10 +1,10 @@
 """The recording store: ingest → inspect → store the blob → (the caller commits the row).
 
-Durability order (design.md §7): the bytes go to a staging file, are inspected, then stored
-under their final key and checked by size; only then does the caller commit the database
-row that points at them; a replaced file is kept as an earlier version. A crash at any
-point leaves either the old recording or the new one; leftovers are unreferenced objects
-that ``b24tel recordings gc`` removes.
+Durability order (docs/architecture.md, "Recordings"): the bytes go to a staging file, are
+inspected, then stored under their final key and checked by size; only then does the caller
+commit the database row that points at them; a replaced file is kept as an earlier version.
+A crash at any point leaves either the old recording or the new one; leftovers are
+unreferenced objects that ``b24tel recordings gc`` removes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,6 +145,7 @@ class Recordings:
             old.replaced_by = new.id
 
 
-def folder_of(start: dt.datetime, tz: Any) -> str:
-    """``YYYY-MM`` of the call start in the portal's zone (behavior.md §3.3 step 7)."""
+def folder_of(start: dt.datetime, tz: dt.tzinfo) -> str:
+    """``YYYY-MM`` of the call start in the portal's zone (docs/reference/telephony.md,
+    "attachRecord")."""
     return start.astimezone(tz).strftime("%Y-%m")

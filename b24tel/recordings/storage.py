@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from b24tel.config import S3_EXTRA_MISSING
 from b24tel.recordings.partfiles import PartFile
 
 CHUNK = 1024 * 1024
@@ -215,8 +216,11 @@ class S3Storage(RecordingStorage):
     name = "s3"
 
     def __init__(self, config: S3Config) -> None:
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:  # the optional extra is not installed
+            raise ValueError(S3_EXTRA_MISSING) from exc
 
         self.config = config
         self.bucket = config.bucket

@@ -1,4 +1,4 @@
-"""``batch``: up to 50 sub-calls in one request (behavior.md §4.10, compat B1–B8).
+"""``batch``: up to 50 sub-calls in one request (docs/reference/protocol.md, "batch").
 
 Sub-calls run in order under the outer caller, through the same pipeline as a direct call.
 Values of later commands may refer to earlier results with ``$result[key][path…]`` (also
@@ -61,7 +61,7 @@ _INDEX = re.compile(r"^(?:0|[1-9][0-9]{0,17})$")
 
 
 def _follow(value: Any, path: list[str]) -> Any:
-    """Walk ``path``; stop at the last level found (behavior.md §4.10)."""
+    """Walk ``path``; stop at the last level found (docs/reference/protocol.md, "batch")."""
     for key in path:
         if isinstance(value, dict) and key in value:
             value = value[key]

@@ -1,5 +1,5 @@
 """Turning an HTTP request into one parameter dict (docs/reference/protocol.md,
-"Parameters"; compat P1–P7).
+"Parameters"; docs/reference/clients.md, "Values").
 
 The query string is parsed first; a body (JSON, urlencoded form, multipart, or a raw query
 string) replaces query values key by key at the top level. JSON ``null`` at the top level

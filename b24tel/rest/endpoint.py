@@ -135,7 +135,7 @@ async def _params_and_caller(
     token = auth.find_token(query, header)
     caller, refused = None, None
     if route.webhook is not None:
-        # the webhook path overrides any token (behavior.md §4.2)
+        # the webhook path overrides any token (docs/reference/protocol.md, "Parameters")
         caller = await _authenticate(services, request, route.webhook, None)
     elif token:
         try:

@@ -1,6 +1,6 @@
 """The response envelope: ``{"result", "next", "total", "time"}`` on success,
 ``{"error", "error_description"}`` on failure, encoded the way the reference's PHP encoder
-does it (behavior.md §4.6–4.7)."""
+does it (docs/reference/protocol.md, "Envelope" and "JSON encoding")."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from b24tel.paging import ListResult
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
-# CORS and sniffing headers the reference always sends (behavior.md §4.1)
+# CORS and sniffing headers the reference always sends (docs/reference/protocol.md, "Routing")
 COMMON_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Headers": "origin, content-type, accept",
@@ -101,7 +101,7 @@ class Timing:
 
     def block(self, finish: float, tz: ZoneInfo) -> dict[str, Any]:
         # current reference builds truncate start and the processing marks to whole
-        # seconds (behavior.md §1 item 13)
+        # seconds (docs/reference/protocol.md, "Envelope")
         start = int(self.start)
         return {
             "start": start,

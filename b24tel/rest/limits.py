@@ -1,4 +1,4 @@
-"""Request-rate and operating-time limits (protocol.md §1.6, behavior.md §4.11).
+"""Request-rate and operating-time limits (docs/reference/protocol.md, "Limits").
 
 Both are kept in the memory of one instance: behind a load balancer each instance limits
 on its own (docs/deployment.md). They exist so integrators can test their back-off against a

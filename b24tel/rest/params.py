@@ -1,8 +1,9 @@
 """Lenient parameter types shared by every method's params model.
 
-Clients send the same value in many spellings (compat P4–P6): numbers as strings, booleans as
-``"Y"``/``"true"``/``1``, ``null`` for absent. These annotated types coerce instead of
-failing, so the method's own checks run in the reference's order with its messages.
+Clients send the same value in many spellings (docs/reference/clients.md, "Values"): numbers
+as strings, booleans as ``"Y"``/``"true"``/``1``, ``null`` for absent. These annotated types
+coerce instead of failing, so the method's own checks run in the reference's order with its
+messages.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ _FALSY = {"0", "false", "n", "no", "off", ""}
 
 
 def loose_bool(value: Any) -> bool | None:
-    """compat P5: ``true, "true", "True", "Y", 1, "1"`` → True; ``false, "false", "N", 0,
-    "0", ""`` → False; anything else (or absent) → None."""
+    """Loose booleans (docs/reference/clients.md, "Values"): ``true, "true", "True", "Y",
+    1, "1"`` → True; ``false, "false", "N", 0, "0", ""`` → False; anything else (or absent)
+    → None."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -88,7 +90,7 @@ def loose_bool(value: Any) -> bool | None:
 
 def php_truthy(value: Any) -> bool:
     """PHP truthiness: only ``"0"``, ``""``, 0, false, null and empty arrays are false
-    (behavior.md §0) — so ``"N"`` and ``"false"`` are true."""
+    (docs/reference/README.md, "Conventions") — so ``"N"`` and ``"false"`` are true."""
     if value is None or value is False:
         return False
     if isinstance(value, int | float):
@@ -192,7 +194,7 @@ class ParseContext:
 
 class Params(BaseModel):
     """Base of every method's params model: wire names are the aliases; unknown parameters
-    are ignored (compat C7)."""
+    are ignored (docs/reference/clients.md, "Transport")."""
 
     model_config = ConfigDict(
         extra="ignore", populate_by_name=False, frozen=True, arbitrary_types_allowed=True
@@ -219,8 +221,8 @@ class Params(BaseModel):
 
 
 class LegacyParams(Params):
-    """Legacy CRM and user methods read their top-level names in any case (protocol.md §0
-    item 6: `ID`/`id`, `FIELDS`/`fields`, …)."""
+    """Legacy CRM and user methods read their top-level names in any case
+    (docs/reference/protocol.md, "Parameters": `ID`/`id`, `FIELDS`/`fields`, …)."""
 
     case_insensitive: ClassVar[bool] = True
 

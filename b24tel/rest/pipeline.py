@@ -1,5 +1,5 @@
 """One method call, after routing and authentication: scope, limits, params, handler,
-timing (behavior.md §4.3 steps 7–8). Used by the endpoint and by ``batch``."""
+timing (docs/reference/protocol.md, "Processing order"). Used by the endpoint and by ``batch``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Common methods every caller has (scope `basic`): methods, method.get, scope,
-server.time, feature.get (api-reference/common/system/)."""
+server.time, feature.get (docs/reference/protocol.md, "methods")."""
 
 from __future__ import annotations
 

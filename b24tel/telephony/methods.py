@@ -39,7 +39,7 @@ log = logging.getLogger("b24tel.telephony")
 def env(ctx: Ctx, *, app_only: bool = False) -> Env:
     settings = ctx.settings
     # the current cloud refuses webhooks here; open-source connectors all use them, so it is
-    # a switch (compat T1)
+    # a switch (docs/reference/users.md, "Webhooks")
     if app_only and settings.telephony_require_app and ctx.caller.kind == "webhook":
         raise protocol.wrong_auth_type()
     return Env(ctx.caller, ctx.now(), ctx.services.tz, settings.phone_region)

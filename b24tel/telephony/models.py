@@ -1,5 +1,5 @@
 """External lines, calls in progress, card state, the statistic table (finished calls),
-missed calls and transcripts (behavior.md §2)."""
+missed calls and transcripts (docs/reference/telephony.md)."""
 
 from __future__ import annotations
 

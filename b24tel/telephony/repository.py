@@ -53,9 +53,10 @@ async def serialize_registration(
     session: AsyncSession, owner: int, user_id: int, caller_id: str, incoming: str
 ) -> None:
     """Make registrations of the same call take turns until commit, on every instance that
-    shares the database, so the dedup lookup after it sees the other's call (behavior.md
-    §3.1 step 11: concurrent identical registers are one call). PostgreSQL: a transaction
-    advisory lock on the dedup key; SQLite: write transactions are serial already."""
+    shares the database, so the dedup lookup after it sees the other's call
+    (docs/reference/telephony.md, "register": concurrent identical registers are one call).
+    PostgreSQL: a transaction advisory lock on the dedup key; SQLite: write transactions are
+    serial already."""
     if session.get_bind().dialect.name != "postgresql":
         return
     digest = hashlib.sha256(f"register|{owner}|{user_id}|{caller_id}|{incoming}".encode())
@@ -74,8 +75,8 @@ async def dedup_candidate(
     line_id: int | None,
     external_call_id: str | None,
 ) -> Call | None:
-    """An unfinished registration with the same keys in the last 30 minutes (behavior.md
-    §3.1 step 11)."""
+    """An unfinished registration with the same keys in the last 30 minutes
+    (docs/reference/telephony.md, "register")."""
     stmt = select(Call).where(
         Call.owner == owner,
         Call.user_id == user_id,

@@ -62,7 +62,7 @@ def statistic_filter(given: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _str(value: Any) -> str | None:
+def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
 

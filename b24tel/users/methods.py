@@ -66,7 +66,7 @@ def register(registry: Registry) -> None:
     async def app_info(ctx: Ctx, p: NoParams) -> dict[str, Any]:
         if ctx.caller.app_id is None:
             # app.info outside an application answers 400, unlike other app-context
-            # errors (protocol.md §9 item 16)
+            # errors (docs/reference/users.md, "app.info")
             raise errors.access_denied("Application context required", status=400)
         async with ctx.db.transaction(readonly=True) as s:
             app = await repo.get_app(s, ctx.caller.app_id)

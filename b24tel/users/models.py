@@ -22,8 +22,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(255), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    # the extension, digits only (behavior.md §2.7); how connectors map a PBX extension to
-    # a USER_ID
+    # the extension, digits only (docs/reference/users.md, "user.get"); how connectors map a
+    # PBX extension to a USER_ID
     uf_phone_inner: Mapped[str | None] = mapped_column(String(20), index=True)
     work_phone: Mapped[str] = mapped_column(String(50), default="")
     personal_mobile: Mapped[str] = mapped_column(String(50), default="")
@@ -51,7 +51,8 @@ class Webhook(Base):
 
 
 class App(Base):
-    """A local application (protocol.md §8.1): client id/secret valid only on this portal."""
+    """A local application (docs/reference/users.md, "OAuth"): client id/secret valid only
+    on this portal."""
 
     __tablename__ = "apps"
     # IDs are visible to clients: never reuse one after a delete

@@ -1,6 +1,6 @@
-"""``/oauth/token/`` on the portal host (docs/reference/users.md, "OAuth"; compat O1):
-refresh and authorization-code grants, GET query or POST form. A raw endpoint of the
-registry: the client authenticates with its id and secret in the request itself."""
+"""``/oauth/token/`` on the portal host (docs/reference/users.md, "OAuth"): refresh and
+authorization-code grants, GET query or POST form. A raw endpoint of the registry: the
+client authenticates with its id and secret in the request itself."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from b24tel.users.search import USER_FIELDS
 
 class UserGetParams(Params):
     """user.get takes `sort`/`SORT`, `order`/`ORDER`, `FILTER`/`filter`, `select`, and filter
-    keys at the top level too (api-reference/user/user-get.md example:
+    keys at the top level too (docs/reference/users.md, "user.get":
     `{"UF_DEPARTMENT": 1, "SORT": "ID", …}`)."""
 
     sort: OptStr = None

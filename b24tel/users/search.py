@@ -29,7 +29,7 @@ USER_FIELDS: dict[str, FieldDef] = {
     "PERSONAL_GENDER": FieldDef(User.personal_gender),
     "DATE_REGISTER": FieldDef(User.date_register, "datetime"),
 }
-# contact data hidden from callers that only hold `user_brief` (api-reference/user/user-scope.md)
+# contact data hidden from callers that only hold `user_brief` (docs/reference/users.md, "user.get")
 CONTACT_FIELDS = frozenset({"EMAIL", "WORK_PHONE", "PERSONAL_MOBILE", "PERSONAL_PHONE"})
 
 
@@ -57,7 +57,7 @@ def user_dict(user: User, tz: ZoneInfo, scopes: frozenset[str]) -> dict[str, Any
         "WORK_POSITION": user.work_position,
         "UF_EMPLOYMENT_DATE": "",
         "UF_DEPARTMENT": [1],
-        # present on every user, null when unset (compat T7)
+        # present on every user, null when unset (docs/reference/clients.md, "Answers")
         "UF_PHONE_INNER": user.uf_phone_inner,
         "USER_TYPE": "employee",
     }

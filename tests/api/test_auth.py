@@ -1,4 +1,5 @@
-"""OAuth tokens, the token endpoint, scopes and limits (compat C5, E3, E5)."""
+"""OAuth tokens, the token endpoint, scopes and limits (docs/reference/users.md, "OAuth";
+docs/reference/protocol.md, "Limits")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""batch: compat B1–B8."""
+"""batch (docs/reference/protocol.md, "batch"; clients.md, "batch")."""
 
 from __future__ import annotations
 

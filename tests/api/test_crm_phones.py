@@ -1,5 +1,6 @@
 """Phone search: a number stored in one format is found by every other, for every entity
-type with phones; find_by_phone picks entities like the reference (behavior.md §3.1)."""
+type with phones; find_by_phone picks entities like the reference
+(docs/reference/telephony.md, "register")."""
 
 from __future__ import annotations
 

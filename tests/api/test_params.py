@@ -1,4 +1,5 @@
-"""Parameter decoding end to end: compat P1–P7 (through user.get and batch)."""
+"""Parameter decoding end to end (docs/reference/clients.md, "Values"), through user.get
+and batch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing, transport and envelope: compat C3–C9, E1–E3."""
+"""Routing, transport and envelope: docs/reference/protocol.md, "Routing" and "Envelope"."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ async def test_cors_headers(harness: Harness, hook: str) -> None:
 
 
 async def test_unknown_params_ignored(harness: Harness, hook: str) -> None:
-    """compat C7: SDK bookkeeping params never cause errors."""
+    """SDK bookkeeping params never cause errors."""
     ok(
         await harness.client.post(
             hook + "server.time?bx24_request_id=abc&bx24_sdk_ver=2.2.0&bx24_sdk_type=b24-js-sdk",
@@ -106,7 +106,7 @@ async def test_request_body_limit_is_json_413(harness: Harness, hook: str) -> No
 
 
 async def test_32mib_body_accepted(harness: Harness, hook: str) -> None:
-    """compat C12: bodies of at least 32 MiB (base64 recordings inside batch cmds)."""
+    """Bodies of at least 32 MiB (base64 recordings inside batch cmds)."""
     filler = "x" * (32 * 1024 * 1024)
     body = ok(await harness.client.post(hook + "server.time", json={"IGNORED": filler}))
     assert isinstance(body["result"], str)

@@ -1,5 +1,6 @@
 """telephony.externalCall.attachRecord in every mode, with every fixture; the two-step
-upload; RECORD_URL; replacement keeping earlier versions (behavior.md §3.3, §3.4)."""
+upload; RECORD_URL; replacement keeping earlier versions (docs/reference/telephony.md,
+"attachRecord")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """telephony.externalCall.finish: errors, result types, defaults, the call activity,
-missed calls, validation before any write, RECORD_URL in the background (behavior.md §3.2,
-§3.11)."""
+missed calls, validation before any write, RECORD_URL in the background (docs/reference/
+telephony.md, "finish" and "The call activity")."""
 
 from __future__ import annotations
 

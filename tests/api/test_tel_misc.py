@@ -1,5 +1,5 @@
 """show/hide, searchCrmEntities, attachTranscription, voximplant.statistic.get and
-telephony.externalLine.* (behavior.md §3.5–3.9)."""
+telephony.externalLine.* (docs/reference/telephony.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """telephony.externalCall.register: errors, result types, dedup, CRM matching and lead
-creation, dates, lines, cards, switches (behavior.md §3.1)."""
+creation, dates, lines, cards, switches (docs/reference/telephony.md, "register")."""
 
 from __future__ import annotations
 

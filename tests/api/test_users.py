@@ -1,4 +1,4 @@
-"""user.get / user.current / profile / app.info, and lists: compat L1–L3 on user.get."""
+"""user.get / user.current / profile / app.info, and lists: lists through user.get."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def test_l2_start_minus_one(harness: Harness, hook: str) -> None:
     await _seed(harness, 120)
     body = ok(await harness.call(hook, "user.get", {"start": -1}))
     assert len(body["result"]) == 50 and "next" not in body
-    # counting is off: the reference still hoists total, as 0 (behavior.md §4.6)
+    # counting is off: the reference still hoists total, as 0 (docs/reference/protocol.md, "Lists")
     assert body["total"] == 0
     body = ok(
         await harness.call(

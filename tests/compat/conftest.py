@@ -1,4 +1,4 @@
-"""Real clients against a real uvicorn on 127.0.0.1 (compat §4 setup).
+"""Real clients against a real uvicorn on 127.0.0.1 (docs/reference/clients.md).
 
 Seeded as the scenarios ask: users 1 (inner 101), 2 (102), 3 (no inner number); the webhook
 `1/secretcode` with scopes telephony, crm, user and disk. b24pysdk talks HTTPS with a test

@@ -1,5 +1,5 @@
-"""Transport limits over real HTTP (uvicorn on 127.0.0.1): compat C12, 413 without a
-dropped connection."""
+"""Transport limits over real HTTP (uvicorn on 127.0.0.1; docs/reference/clients.md,
+"Large bodies"): 413 without a dropped connection."""
 
 from __future__ import annotations
 

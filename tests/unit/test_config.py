@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import pytest
 
-from b24tel.config import Settings, SettingsError, render_docs
+from b24tel.cli.config_docs import render_docs
+from b24tel.config import Settings, SettingsError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -52,3 +54,31 @@ def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:
     toml.write_text("prot = 1\n")
     with pytest.raises(SettingsError, match="unknown setting"):
         Settings.load(env={}, config_file=toml)
+
+
+def test_s3_storage_without_the_extra_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """boto3 is the optional ``s3`` extra: a missing one is a clear settings error at
+    start, and the backend refuses the same way when built directly."""
+    from b24tel.recordings.storage import open_storage
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if the extra were not installed
+    with pytest.raises(SettingsError, match=r"pip install 'b24tel\[s3\]'"):
+        Settings.load(env={"B24TEL_STORAGE_URL": "s3://bucket/prefix"}, data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"pip install 'b24tel\[s3\]'"):
+        open_storage("s3://bucket/prefix", data_dir=str(tmp_path))
+
+
+def test_package_ships_its_type_information_and_migrations() -> None:
+    """``py.typed`` and the migrations are package data, so an installed b24tel type-checks
+    and can upgrade its schema."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    shipped = meta["tool"]["setuptools"]["package-data"]["b24tel"]
+    assert "py.typed" in shipped and (root / "b24tel" / "py.typed").exists()
+    assert "db/migrations/versions/*.py" in shipped
+    assert "boto3" not in " ".join(meta["project"]["dependencies"])
+    assert meta["project"]["optional-dependencies"]["s3"] == ["boto3>=1.34"]

@@ -1,4 +1,4 @@
-"""PHP-compatible JSON and the time block (behavior.md §4.6–4.7)."""
+"""PHP-compatible JSON and the time block (docs/reference/protocol.md, "Envelope")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PHP parse_str semantics (compat P2, P3)."""
+"""PHP parse_str semantics (docs/reference/protocol.md, "Parameters")."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ branch_labels = None
 depends_on = None
 
 
-# the reference's default lists (crm.status.list; protocol.md §6.3)
+# the reference's default lists (crm.status.list; docs/reference/crm.md, "Statuses")
 # (entity, status id, name, sort, semantics, color)
 DEFAULT_STATUSES = [
     ("SOURCE", "CALL", "Call", 10, None, None),
