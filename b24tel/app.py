@@ -21,6 +21,8 @@ from b24tel.crm import methods as crm_methods
 from b24tel.db import state
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError
+from b24tel.events import methods as event_methods
+from b24tel.events.delivery import Worker
 from b24tel.recordings import methods as recording_methods
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
@@ -47,6 +49,7 @@ def build_registry() -> Registry:
     crm_methods.register(registry)
     recording_methods.register(registry)
     telephony_methods.register(registry)
+    event_methods.register(registry)
     return registry
 
 
@@ -133,13 +136,19 @@ def own_path_routes(registry: Registry) -> list[Route]:
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     services = build_services(settings, clock)
 
+    worker = Worker(services)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start(services)
+        if settings.event_delivery:
+            await worker.start()
         try:
             yield
         finally:
             await services.background.join(timeout=settings.graceful_timeout)
+            if settings.event_delivery:
+                await worker.stop(timeout=settings.graceful_timeout)
             await services.db.dispose()
             await services.recordings.storage.close()
 
@@ -157,4 +166,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # a REST path must never answer 3xx (docs/reference/protocol.md, "Routing"): no slash redirects
     app.router.redirect_slashes = False
     app.state.services = services
+    app.state.event_worker = worker
     return app

@@ -8,13 +8,29 @@ from this module (``b24tel config docs``) and a test fails when the two differ.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
+
+from b24tel.config_values import (
+    S3_EXTRA_MISSING,
+    SettingsError,
+    check_storage_url,
+    coerce,
+    database_driver_url,
+    parse_networks,
+)
+
+__all__ = [
+    "S3_EXTRA_MISSING",
+    "Settings",
+    "SettingsError",
+    "database_driver_url",
+    "parse_networks",
+    "setting",
+]
 
 ENV_PREFIX = "B24TEL_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -25,10 +41,6 @@ GIB = 1024**3
 
 def setting(default: Any, help: str, *, example: str | None = None) -> Any:
     return field(default=default, metadata={"help": help, "example": example})
-
-
-class SettingsError(ValueError):
-    """A setting has a value of the wrong type or outside its allowed range."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,38 @@ class Settings:
         "Portal `member_id` reported in OAuth answers; empty means one derived from the "
         "server secret.",
     )
+    # --- events ---------------------------------------------------------------------------
+    event_delivery: bool = setting(
+        True,
+        "Deliver events from inside `serve`. Off (`serve --no-delivery`): run "
+        "`b24tel events deliver` as a separate process.",
+    )
+    event_handler_allowlist: str = setting(
+        "",
+        "Comma-separated CIDR networks event handlers may be in although they are not public "
+        "(PBX connectors usually are on the LAN). Loopback and private addresses are refused "
+        "otherwise, at `event.bind` and at delivery.",
+        example="192.168.1.0/24, 127.0.0.1/32",
+    )
+    event_verify_tls: bool = setting(
+        True, "Verify event handlers' TLS certificates; turn off only for self-signed ones."
+    )
+    event_timeout: float = setting(10.0, "Seconds a handler has to answer one delivery.")
+    event_retry_initial: float = setting(
+        10.0, "Seconds before the first retry of a failed delivery; each retry waits twice as long."
+    )
+    event_retry_max: float = setting(3600.0, "Longest wait between two delivery attempts, seconds.")
+    event_retry_horizon: float = setting(
+        86400.0,
+        "Seconds after the event during which failed deliveries are retried; then the "
+        "delivery is dead (`b24tel events log --status dead`, `b24tel events redeliver`).",
+    )
+    event_concurrency: int = setting(16, "Deliveries one instance sends at the same time.")
+    event_poll_interval: float = setting(
+        1.0,
+        "Seconds between looks at the outbox when nothing woke the worker (commits in this "
+        "process, and on PostgreSQL in every instance, wake it at once).",
+    )
 
     # ------------------------------------------------------------------------------------
     @property
@@ -236,7 +280,7 @@ class Settings:
                 values[f.name] = env[env_name]
         values.update({k: v for k, v in overrides.items() if v is not None})
         hints = get_type_hints(cls)
-        typed = {name: _coerce(name, hints[name], value) for name, value in values.items()}
+        typed = {name: coerce(name, hints[name], value) for name, value in values.items()}
         settings = cls(**typed)
         settings.validate()
         return settings
@@ -252,6 +296,11 @@ class Settings:
             "max_unauthenticated_body",
             "max_input_vars",
             "max_input_nesting",
+            "event_timeout",
+            "event_retry_initial",
+            "event_retry_max",
+            "event_concurrency",
+            "event_poll_interval",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
@@ -271,16 +320,27 @@ class Settings:
 
         if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError(f"unknown phone_region {self.phone_region!r}")
-        try:
-            parse_networks(self.record_url_allowlist)
-        except ValueError as exc:
-            raise SettingsError(f"record_url_allowlist: {exc}") from exc
+        for name in ("record_url_allowlist", "event_handler_allowlist"):
+            try:
+                parse_networks(getattr(self, name))
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {exc}") from exc
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError("tls_cert and tls_key must be given together")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"port must be between 1 and 65535 (got {self.port})")
-        _check_storage_url(self.storage_url)
+        check_storage_url(self.storage_url)
         database_driver_url(self.database_url)  # refuses what it cannot map
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this server when no request says so (links in events, the
+        first start's webhook URL): ``public_url``, else the address it listens on."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     def s3_options(self) -> dict[str, str]:
         return {
@@ -298,58 +358,6 @@ class Settings:
         return RATE_LIMIT_PRESETS[self.rate_limit]
 
 
-# asyncio drivers for the URLs users copy from their hosting panels
-_DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "postgresql+asyncpg": "postgresql+asyncpg",
-    "postgresql+psycopg2": "postgresql+asyncpg",
-    "postgresql+psycopg": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
-}
-
-
-def database_driver_url(url: str) -> str:
-    """``url`` with the asyncio driver this server uses (``postgresql://`` →
-    ``postgresql+asyncpg://``)."""
-    if not url:
-        return url
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() not in _DRIVERS:
-        raise SettingsError(
-            "database_url must start with postgresql:// (or postgresql+asyncpg://) or "
-            f"sqlite:/// (got {scheme + sep!r})"
-        )
-    return f"{_DRIVERS[scheme.lower()]}://{rest}"
-
-
-# S3 support is an optional install (boto3 is large and most single-box installs never use it)
-S3_EXTRA_MISSING = "storage_url s3://… needs the S3 extra: pip install 'b24tel[s3]'"
-
-
-def _check_storage_url(url: str) -> None:
-    if not url:
-        return
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme == "file" and rest.strip("/"):
-        return
-    if sep and scheme == "s3" and rest.split("/", 1)[0]:
-        if importlib.util.find_spec("boto3") is None:
-            raise SettingsError(S3_EXTRA_MISSING)
-        return
-    raise SettingsError(f"storage_url must be file:///path or s3://bucket/prefix (got {url!r})")
-
-
-def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """Comma-separated CIDR networks (``record_url_allowlist``)."""
-    networks = []
-    for part in (p.strip() for p in text.split(",")):
-        if part:
-            networks.append(ipaddress.ip_network(part, strict=False))
-    return networks
-
-
 # The cloud's documented leaky-bucket numbers (docs/reference/protocol.md, "Limits").
 RATE_LIMIT_PRESETS: dict[str, tuple[int, float] | None] = {
     "off": None,
@@ -363,29 +371,3 @@ def _field_name(key: str, *, source: str) -> str:
     if name not in {f.name for f in dataclasses.fields(Settings)}:
         raise SettingsError(f"{source}: unknown setting {key!r}")
     return name
-
-
-_TRUE = {"1", "true", "yes", "on", "y"}
-_FALSE = {"0", "false", "no", "off", "n", ""}
-
-
-def _coerce(name: str, kind: Any, value: Any) -> Any:
-    try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            raise ValueError(value)
-        if kind is int:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            return int(value)
-        if kind is float:
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name}: cannot read {value!r} as {kind.__name__}") from exc

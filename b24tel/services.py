@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
+from b24tel.events import outbox
 from b24tel.identity import Authenticator
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
@@ -37,6 +41,22 @@ class Services:
     input_limits: InputLimits
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        event: str,
+        data: dict[str, Any],
+        *,
+        entity: str,
+        user_id: int | None,
+        only_app: int | None = None,
+    ) -> list[int]:
+        """Raise ``event`` inside the caller's unit of work (b24tel.events.outbox)."""
+        return await outbox.emit(
+            session, self.clock.now(), self.secret, event, data, entity=entity,
+            user_id=user_id, only_app=only_app,
+        )  # fmt: skip
 
     @property
     def member_id(self) -> str:

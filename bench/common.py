@@ -60,6 +60,16 @@ class Server:
     port: int
     hook: str = ""  # /rest/1/<code>/
     lines: list[str] = field(default_factory=list)  # what it printed
+    data_dir: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def cli(self, *args: str) -> str:
+        """A ``b24tel`` command against this server's data directory and database."""
+        done = subprocess.run(
+            [sys.executable, "-m", "b24tel", "--data-dir", self.data_dir, *args],
+            capture_output=True, text=True, env=self.env, cwd=ROOT, check=True,
+        )  # fmt: skip
+        return done.stdout
 
     def output(self) -> str:
         return "".join(self.lines)
@@ -101,7 +111,7 @@ def b24tel_server(
             env=clean_env(**extra),
             cwd=ROOT,
         )
-        server = Server(proc, port, hook)
+        server = Server(proc, port, hook, data_dir=data, env=clean_env(**extra))
         printed = threading.Event()
 
         log_path = os.environ.get("B24TEL_BENCH_SERVER_LOG")

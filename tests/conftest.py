@@ -454,3 +454,19 @@ def storage_settings(storage_backend: str, request: pytest.FixtureRequest) -> di
         return {}
     endpoint = request.getfixturevalue("moto_endpoint")
     return s3_settings(endpoint, f"b24tel-{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+def shared_postgres() -> Iterator[str]:
+    """A scratch PostgreSQL database at the newest schema, for several server processes."""
+    server_url = os.environ.get(POSTGRES_ENV)
+    if not server_url:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = make_url(server_url)
+    name = f"b24tel_race_{secrets.token_hex(4)}"
+    admin_url = server.render_as_string(hide_password=False)
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    asyncio.run(_admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)'))

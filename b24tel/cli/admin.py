@@ -10,6 +10,8 @@ from b24tel.cli.base import Ctx, run_db
 from b24tel.cli.serve import webhook_url
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.errors import ApiError
+from b24tel.events.subscriptions import check_handler
 from b24tel.identity import ALL_SCOPES, parse_scopes
 from b24tel.users import repository as repo
 from b24tel.users import service, tokens
@@ -180,18 +182,30 @@ def apps() -> None:
     show_default=True,
     help="Comma-separated scopes.",
 )
+@click.option(
+    "--handler-url",
+    default="",
+    help="Where ONAPPINSTALL/ONAPPUNINSTALL go. With it the application waits for "
+    "`b24tel apps install`; without it, it is installed at once.",
+)
 @click.pass_obj
-def apps_create(obj: Ctx, name: str, scopes: str) -> None:
+def apps_create(obj: Ctx, name: str, scopes: str, handler_url: str) -> None:
     """Create a local application; prints its ID, client id and secret."""
+    settings = obj.settings()
 
     async def work(db: Database) -> tuple[int, str, str]:
+        if handler_url:
+            try:
+                await check_handler(handler_url, settings.event_handler_allowlist)
+            except ApiError as exc:
+                raise click.ClickException(exc.description) from exc
         async with db.transaction() as s:
             app, secret = await tokens.create_app(
-                s, Clock().now(), name=name, scopes=_scopes(scopes)
+                s, Clock().now(), name=name, scopes=_scopes(scopes), handler_url=handler_url
             )
             return app.id, app.client_id, secret
 
-    app_id, client_id, secret = run_db(obj.settings(), work)
+    app_id, client_id, secret = run_db(settings, work)
     click.echo(f"app_id: {app_id}\nclient_id: {client_id}\nclient_secret: {secret}")
 
 

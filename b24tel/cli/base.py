@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,6 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from b24tel.config import Settings, SettingsError
 from b24tel.db import migrate
 from b24tel.db.engine import Database
+
+if TYPE_CHECKING:
+    from b24tel.services import Services
 
 T = TypeVar("T")
 
@@ -86,6 +89,32 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
             return await work(db)
         finally:
             await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc
+
+
+def run_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` with the server's services (the database at the current schema, the
+    shared secret loaded), as one instance of the server would."""
+    from b24tel.app import build_services, start
+
+    require_database(settings)
+    if migrate.current(settings.effective_database_url) != migrate.head_revision():
+        raise click.ClickException(
+            f"the database {shown_url(settings)} is at an older schema: run `b24tel db upgrade`"
+        )
+
+    async def main() -> T:
+        services = build_services(settings)
+        try:
+            await start(services)
+            return await work(services)
+        finally:
+            await services.db.dispose()
+            await services.recordings.storage.close()
 
     try:
         return asyncio.run(main())

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from b24tel.cli import admin, devcert, recordings, serve
+from b24tel.cli import events as event_commands
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
 from b24tel.cli.simulate import simulate_command
@@ -46,6 +47,8 @@ for command in (
     admin.users,
     admin.webhooks,
     admin.apps,
+    event_commands.events,
+    event_commands.call,
     recordings.recordings,
     simulate_command,
     devcert.dev_cert,

@@ -30,13 +30,7 @@ HTTP_IMPL = "h11"
 
 
 def webhook_url(settings: Settings, user_id: int, code: str) -> str:
-    if settings.public_url:
-        base = settings.public_url.rstrip("/")
-    else:
-        scheme = "https" if settings.tls_cert else "http"
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        base = f"{scheme}://{host}:{settings.port}"
-    return f"{base}/rest/{user_id}/{code}/"
+    return f"{settings.base_url}/rest/{user_id}/{code}/"
 
 
 async def bootstrap(settings: Settings) -> str | None:
@@ -130,6 +124,11 @@ def listen(settings: Settings) -> socket.socket:
     default=False,
     help="Upgrade a non-SQLite database schema before serving.",
 )
+@click.option(
+    "--no-delivery",
+    is_flag=True,
+    help="Do not deliver events from this process (run `b24tel events deliver` instead).",
+)
 @click.pass_obj
 def serve(
     obj: Ctx,
@@ -140,11 +139,13 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     upgrade: bool,
+    no_delivery: bool,
 ) -> None:
     """Serve the REST API (SQLite and a local recordings folder by default)."""
     obj = Ctx(config or obj.config, data_dir or obj.data_dir)
     # every check before any side effect: nothing is created by a start that fails
-    settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    overrides: dict[str, object] = {"event_delivery": False} if no_delivery else {}
+    settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, **overrides)
     check_tls(settings)
     logs.configure(settings.log_level, settings.log_format)
     sock = listen(settings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from b24tel.crm import activities, bindings, entities, errors, phone_search, statuses
 from b24tel.crm.activity_fields import FileUrl, fields_description
 from b24tel.crm.bindings import BindingArgs
@@ -21,6 +23,7 @@ from b24tel.crm.schemas import (
     StatusListParams,
     UpdateParams,
 )
+from b24tel.events.sink import crm_changed
 from b24tel.paging import ListResult
 from b24tel.recordings.links import file_url_for
 from b24tel.rest.params import NoParams
@@ -46,12 +49,16 @@ def _register_entity(registry: Registry, entity: EntityDef) -> None:
     @registry.method(f"{prefix}.add", scope="crm", params=AddParams)
     async def add(ctx: Ctx, p: AddParams) -> int:
         async with ctx.db.transaction() as s:
-            return await entities.add(s, entity, p.fields, p.params, env(ctx))
+            new_id = await entities.add(s, entity, p.fields, p.params, env(ctx))
+            await _changed(ctx, s, entity.name, "ADD", new_id)
+            return new_id
 
     @registry.method(f"{prefix}.update", scope="crm", params=UpdateParams)
     async def update(ctx: Ctx, p: UpdateParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await entities.update(s, entity, p.id, p.fields, p.params, env(ctx))
+            done = await entities.update(s, entity, p.id, p.fields, p.params, env(ctx))
+            await _changed(ctx, s, entity.name, "UPDATE", p.id)
+            return done
 
     @registry.method(f"{prefix}.get", scope="crm", params=IdParams)
     async def get(ctx: Ctx, p: IdParams) -> dict[str, Any]:
@@ -61,7 +68,9 @@ def _register_entity(registry: Registry, entity: EntityDef) -> None:
     @registry.method(f"{prefix}.delete", scope="crm", params=IdParams)
     async def delete(ctx: Ctx, p: IdParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await entities.delete(s, entity, p.id)
+            done = await entities.delete(s, entity, p.id)
+            await _changed(ctx, s, entity.name, "DELETE", p.id)
+            return done
 
     @registry.method(f"{prefix}.list", scope="crm", params=ListParams, is_list=True)
     async def list_(ctx: Ctx, p: ListParams) -> ListResult:
@@ -110,6 +119,14 @@ def _register_lookups(registry: Registry) -> None:
             return await statuses.status_items(s, p.entityId or "")
 
 
+async def _changed(
+    ctx: Ctx, session: AsyncSession, kind: str, action: str, entity_id: int | None
+) -> None:
+    """ONCRM<KIND><ACTION> in the same unit of work (docs/reference/events.md, "Events")."""
+    if entity_id is not None:
+        await crm_changed(ctx.services, session, kind, action, entity_id, ctx.caller.user_id)
+
+
 def _file_url(ctx: Ctx) -> FileUrl:
     return lambda file_id, activity_id: file_url_for(ctx, file_id)
 
@@ -118,14 +135,18 @@ def _register_activities(registry: Registry) -> None:
     @registry.method("crm.activity.add", scope="crm", params=AddParams)
     async def add(ctx: Ctx, p: AddParams) -> int:
         async with ctx.db.transaction() as s:
-            return await activities.add(s, p.fields, ctx.caller.user_id, ctx.now(), ctx.services.tz)
+            user, now, tz = ctx.caller.user_id, ctx.now(), ctx.services.tz
+            new_id = await activities.add(s, p.fields, user, now, tz)
+            await _changed(ctx, s, "ACTIVITY", "ADD", new_id)
+            return new_id
 
     @registry.method("crm.activity.update", scope="crm", params=UpdateParams)
     async def update(ctx: Ctx, p: UpdateParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await activities.update(
-                s, p.id, p.fields, ctx.caller.user_id, ctx.now(), ctx.services.tz
-            )
+            user, now, tz = ctx.caller.user_id, ctx.now(), ctx.services.tz
+            done = await activities.update(s, p.id, p.fields, user, now, tz)
+            await _changed(ctx, s, "ACTIVITY", "UPDATE", p.id)
+            return done
 
     @registry.method("crm.activity.get", scope="crm", params=IdParams)
     async def get(ctx: Ctx, p: IdParams) -> dict[str, Any]:
@@ -135,7 +156,9 @@ def _register_activities(registry: Registry) -> None:
     @registry.method("crm.activity.delete", scope="crm", params=IdParams)
     async def delete(ctx: Ctx, p: IdParams) -> bool:
         async with ctx.db.transaction() as s:
-            return await activities.delete(s, p.id)
+            done = await activities.delete(s, p.id)
+            await _changed(ctx, s, "ACTIVITY", "DELETE", p.id)
+            return done
 
     @registry.method("crm.activity.list", scope="crm", params=ListParams, is_list=True)
     async def list_(ctx: Ctx, p: ListParams) -> ListResult:

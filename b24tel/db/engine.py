@@ -9,7 +9,7 @@ of work use a plain ``BEGIN`` and run beside writers (WAL).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,9 @@ class Database:
         # SQLite has one writer at a time; waiting in its busy handler means sleeping with
         # back-off (tens of milliseconds), so writers of this process queue here instead
         self._write_lock = asyncio.Lock()
+        # called with a unit of work's ``session.info`` once it has committed (the event
+        # worker wakes up when a transaction wrote deliveries)
+        self.after_commit: list[Callable[[dict[str, Any]], None]] = []
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
@@ -98,11 +101,15 @@ class Database:
                 conn = await conn.execution_options(b24tel_write=not readonly)
             async with conn.begin():
                 session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=True)
+                info = session.info
                 try:
                     yield session
                     await session.flush()
                 finally:
                     await session.close()
+        if info:
+            for hook in self.after_commit:
+                hook(info)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from b24tel import phones
 from b24tel.crm import calls as crm_calls
 from b24tel.crm import phone_search
+from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Call, MissedCall, Statistic
@@ -96,7 +97,29 @@ async def finish(
     await _missed_calls(session, call, stat)
     call.finished_at = env.now
     await session.flush()
+    await _raise_events(session, env, stat)
     return finish_result(env, stat, p.record_url, activity_error), stat
+
+
+async def _raise_events(session: AsyncSession, env: Env, stat: Statistic) -> None:
+    """The call activity's ONCRMACTIVITYADD, then ONVOXIMPLANTCALLEND with the documented
+    fields (docs/reference/events.md, "Events")."""
+    user = stat.portal_user_id
+    if stat.crm_activity_id:
+        await crm_changed(env.events, session, "ACTIVITY", "ADD", stat.crm_activity_id, user)
+    data = {
+        "CALL_ID": stat.call_id, "CALL_TYPE": stat.incoming, "PHONE_NUMBER": stat.phone_number,
+        "PORTAL_NUMBER": stat.portal_number, "PORTAL_USER_ID": user,
+        "CALL_DURATION": stat.call_duration,
+        "CALL_START_DATE": stat.call_start_date.astimezone(env.tz).isoformat(),
+        "COST": float(stat.cost),
+        "COST_CURRENCY": stat.cost_currency, "CALL_FAILED_CODE": stat.call_failed_code,
+        "CALL_FAILED_REASON": stat.call_failed_reason,
+        "CRM_ACTIVITY_ID": stat.crm_activity_id or 0,
+    }  # fmt: skip
+    await env.events.emit(
+        session, "ONVOXIMPLANTCALLEND", data, entity=f"CALL:{stat.call_id}", user_id=user
+    )
 
 
 def finish_result(

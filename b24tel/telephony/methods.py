@@ -42,7 +42,7 @@ def env(ctx: Ctx, *, app_only: bool = False) -> Env:
     # a switch (docs/reference/users.md, "Webhooks")
     if app_only and settings.telephony_require_app and ctx.caller.kind == "webhook":
         raise protocol.wrong_auth_type()
-    return Env(ctx.caller, ctx.now(), ctx.services.tz, settings.phone_region)
+    return Env(ctx.caller, ctx.now(), ctx.services.tz, settings.phone_region, ctx.services)
 
 
 async def fetch_finish_record(services: Services, call_id: str, url: str) -> None:

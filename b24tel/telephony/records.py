@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from b24tel.crm import calls as crm_calls
 from b24tel.errors import link_denied
+from b24tel.events.sink import crm_changed
 from b24tel.identity import Caller
 from b24tel.recordings.errors import FetchError, IngestError, NotARecording
 from b24tel.recordings.fetcher import file_name_from_url
@@ -73,7 +74,10 @@ async def attach(
             )
             await store.mark_replaced(s, stat.record_file_id, row)
             stat.record_file_id, stat.call_record_url = row.id, url
-            await crm_calls.set_recording(s, stat.crm_activity_id, call_id, row.id)
+            activity = await crm_calls.set_recording(s, stat.crm_activity_id, call_id, row.id)
+            if activity is not None:
+                await crm_changed(services, s, "ACTIVITY", "UPDATE", activity.id,
+                                  stat.portal_user_id)  # fmt: skip
             return row.id
     except BaseException:
         await store.discard(stored)

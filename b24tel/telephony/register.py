@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from b24tel import phones
 from b24tel.crm import calls as crm_calls
 from b24tel.crm import phone_search, statuses
+from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Call, ExternalLine
@@ -90,10 +91,18 @@ async def register(session: AsyncSession, env: Env, p: RegisterParams) -> dict[s
         created_at=env.now,
     )
     await repo.add(session, call)
+    # a new call only: a dedup hit raised nothing (the reference's init event carries an
+    # id it then discards)
+    await _call_event(env, session, call, "ONVOXIMPLANTCALLINIT", {
+        "CALL_ID": call.call_id, "CALL_TYPE": call.incoming, "CALLER_ID": call.caller_id,
+        "REST_APP_ID": call.rest_app_id,
+    })  # fmt: skip
     await _match_crm(session, env, call, p)
     lead_error = None
     if p.crm_create and internal is None:
         lead_error = await _create_lead(session, env, call, line, p.crm_source, user_id)
+    await _call_event(env, session, call, "ONVOXIMPLANTCALLSTART",
+                      {"CALL_ID": call.call_id, "USER_ID": user_id})  # fmt: skip
     if p.show:
         await repo.set_card(session, call.call_id, [user_id], "shown", env.now)
     await session.flush()
@@ -101,6 +110,12 @@ async def register(session: AsyncSession, env: Env, p: RegisterParams) -> dict[s
     if lead_error is not None:
         result["LEAD_CREATION_ERROR"] = lead_error
     return result
+
+
+async def _call_event(
+    env: Env, session: AsyncSession, call: Call, event: str, data: dict[str, Any]
+) -> None:
+    await env.events.emit(session, event, data, entity=f"CALL:{call.call_id}", user_id=call.user_id)
 
 
 def register_result(call: Call) -> dict[str, Any]:
@@ -158,6 +173,7 @@ async def _create_lead(
         responsible_id=user_id,
     )
     lead_id = await crm_calls.create_lead(session, lead, env.now, env.tz, env.region)
+    await crm_changed(env.events, session, "LEAD", "ADD", lead_id, user_id)
     call.crm_created_lead = lead_id
     call.crm_created_entities = [{"ENTITY_TYPE": "LEAD", "ENTITY_ID": lead_id}]
     if not call.crm_entity_type:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.events.sink import EventSink
 from b24tel.identity import Caller
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
@@ -28,6 +29,7 @@ class Env:
     now: dt.datetime
     tz: ZoneInfo
     region: str
+    events: EventSink
 
     @property
     def owner(self) -> int:

@@ -66,6 +66,11 @@ class App(Base):
     version: Mapped[int] = mapped_column(BigInt, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # where ONAPPINSTALL/ONAPPUNINSTALL go (the local app's "handler path")
+    handler_url: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # events reach an application only while it is installed (docs/reference/events.md)
+    installed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    installed_by: Mapped[int | None] = mapped_column(BigInt)
 
 
 class OAuthToken(Base):

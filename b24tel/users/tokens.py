@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import errors
@@ -33,8 +34,15 @@ def _client_id() -> str:
 
 
 async def create_app(
-    session: AsyncSession, now: dt.datetime, *, name: str, scopes: frozenset[str]
+    session: AsyncSession,
+    now: dt.datetime,
+    *,
+    name: str,
+    scopes: frozenset[str],
+    handler_url: str = "",
 ) -> tuple[App, str]:
+    """A local application. With a handler URL it waits for an install (which sends it
+    ONAPPINSTALL); without one there is nothing to install and it is installed at once."""
     secret = secrets.token_urlsafe(36)[:50]
     app = App(
         name=name,
@@ -42,6 +50,8 @@ async def create_app(
         client_secret_hash=hash_secret(secret),
         scopes=",".join(sorted(scopes)),
         created_at=now,
+        handler_url=handler_url,
+        installed_at=None if handler_url else now,
     )
     await repo.add(session, app)
     return app, secret
@@ -174,3 +184,13 @@ async def exchange_code(
     return await issue_tokens(
         session, now, app, row.user_id, access_ttl=access_ttl, refresh_ttl=refresh_ttl
     )
+
+
+async def revoke_app_tokens(session: AsyncSession, app_id: int, now: dt.datetime) -> int:
+    """Every token of an application stops working (an uninstall)."""
+    result = await session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.app_id == app_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -4,18 +4,13 @@ process and across two server processes sharing one PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
-from b24tel.db import migrate
-from tests.conftest import POSTGRES_ENV, Harness, _admin
+from tests.conftest import Harness
 from tests.servers import ServeProcess
 
 CLIENT = {"USER_ID": 1, "PHONE_NUMBER": "+7 916 555-01-01", "TYPE": 2, "CRM_CREATE": 1}
@@ -91,21 +86,6 @@ async def test_concurrent_shows_and_bindings(harness: Harness, hook: str) -> Non
 
 
 # --- two server processes, one PostgreSQL database -------------------------------------------
-
-
-@pytest.fixture
-def shared_postgres() -> Iterator[str]:
-    server_url = os.environ.get(POSTGRES_ENV)
-    if not server_url:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    server = make_url(server_url)
-    name = f"b24tel_race_{secrets.token_hex(4)}"
-    admin_url = server.render_as_string(hide_password=False)
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(_admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def _spread(urls: list[str], method: str, params: dict) -> list[httpx.Response]:

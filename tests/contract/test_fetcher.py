@@ -10,14 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from b24tel.netguard import refusal
 from b24tel.recordings.errors import FetchError
-from b24tel.recordings.fetcher import (
-    FetchPolicy,
-    SafeFetcher,
-    file_name_from_url,
-    parse_allowlist,
-    refusal,
-)
+from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, file_name_from_url, parse_allowlist
 from tests.conftest import FIXTURES
 
 AUDIO = (FIXTURES / "call-32k-mono.mp3").read_bytes()

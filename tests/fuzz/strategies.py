@@ -67,6 +67,13 @@ class World:
     contact: int = 1
     activity: int = 1
     file: int = 1
+    # an application's access token (administrator): the event methods refuse webhooks
+    token: str = ""
+
+
+def needs_app(method: str) -> bool:
+    """Methods that work only in an application's context."""
+    return method.startswith("event.")
 
 
 def scalars(world: World) -> st.SearchStrategy[Any]:
@@ -199,6 +206,19 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                                   "sourceEntityId": CONTACT, "targetEntityTypeId": 3,
                                   "targetEntityId": 1},
     "disk.file.get": {"id": FILE},
+    "event.bind": {"event": "ONCRMLEADADD", "handler": "http://127.0.0.1:1/h", "auth_type": 1,
+                   "event_type": "online", "options": {"minTimeout": 1}},
+    "event.bind#offline": {"event": "ONCRMCONTACTADD", "event_type": "offline",
+                           "auth_connector": "pbx"},
+    "event.unbind": {"event": "ONCRMCONTACTADD", "event_type": "offline", "auth_type": 0},
+    "events": {"SCOPE": "crm", "FULL": True},
+    "event.offline.get": {"filter": {">ID": 0, "EVENT_NAME": "ONCRMCONTACTADD"},
+                          "order": {"ID": "DESC"}, "limit": 10, "clear": 0, "process_id": "p",
+                          "auth_connector": "pbx", "error": 0},
+    "event.offline.clear": {"process_id": "p", "id": [1, 2], "message_id": ["m"]},
+    "event.offline.error": {"process_id": "p", "message_id": ["m"]},
+    "event.offline.list": {"filter": {"ERROR": 0, "PROCESS_ID": "p"}, "order": {"ID": "ASC"},
+                           "start": 0},
     "method.get": {"name": "telephony.externalCall.register"},
     "methods": {"full": "true", "scope": "telephony"},
     "scope": {"full": "Y"},

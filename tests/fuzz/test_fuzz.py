@@ -65,7 +65,10 @@ async def _seed(h: Harness) -> World:
         "telephony.externalCall.attachRecord",
         {"CALL_ID": call_id, "FILENAME": "a.wav", "FILE_CONTENT": strategies.WAV_BASE64},
     )
+    app, _ = await h.add_app()
+    pair = await h.token(app, uid)
     return World(
+        token=pair.access_token,
         call_ids=(call_id,),
         ids=(1, 2, contact, finished["CRM_ACTIVITY_ID"]),
         contact=contact,
@@ -78,6 +81,9 @@ async def _send(h: Harness, case: Case, world: World) -> tuple[Request, int, str
     params = await strategies.resolve(case.params, lambda m, p: _result(h, m, p), world)
     request = strategies.encode(case.method, params, case.encoding, case.file_part)
     target = HOOK + request.path + (f"?{request.query}" if request.query else "")
+    if world.token and strategies.needs_app(case.method):
+        query = f"auth={world.token}" + (f"&{request.query}" if request.query else "")
+        target = f"/rest/{request.path}?{query}"
     response, _ = await h.asgi(request.method, target, body=request.body, headers=request.headers)
     content_type = response.headers.get("content-type", "")
     return request, response.status_code, content_type, response.content

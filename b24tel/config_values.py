@@ -1,0 +1,90 @@
+"""How setting values are read and checked: URLs, networks, booleans and numbers from text.
+Separate from the registry (``b24tel.config``) so that it stays a list of settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or outside its allowed range."""
+
+
+# asyncio drivers for the URLs users copy from their hosting panels
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def database_driver_url(url: str) -> str:
+    """``url`` with the asyncio driver this server uses (``postgresql://`` →
+    ``postgresql+asyncpg://``)."""
+    if not url:
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in _DRIVERS:
+        raise SettingsError(
+            "database_url must start with postgresql:// (or postgresql+asyncpg://) or "
+            f"sqlite:/// (got {scheme + sep!r})"
+        )
+    return f"{_DRIVERS[scheme.lower()]}://{rest}"
+
+
+# S3 support is an optional install (boto3 is large and most single-box installs never use it)
+S3_EXTRA_MISSING = "storage_url s3://… needs the S3 extra: pip install 'b24tel[s3]'"
+
+
+def check_storage_url(url: str) -> None:
+    if not url:
+        return
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme == "file" and rest.strip("/"):
+        return
+    if sep and scheme == "s3" and rest.split("/", 1)[0]:
+        if importlib.util.find_spec("boto3") is None:
+            raise SettingsError(S3_EXTRA_MISSING)
+        return
+    raise SettingsError(f"storage_url must be file:///path or s3://bucket/prefix (got {url!r})")
+
+
+def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated CIDR networks (``record_url_allowlist``)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            networks.append(ipaddress.ip_network(part, strict=False))
+    return networks
+
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n", ""}
+
+
+def coerce(name: str, kind: Any, value: Any) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(value)
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot read {value!r} as {kind.__name__}") from exc

@@ -1,0 +1,319 @@
+"""The delivery worker: sends what the outbox holds, retries what failed, never loses one
+(docs/reference/events.md, "Delivery").
+
+Claims are short transactions: due rows are marked ``sending`` with a lease (PostgreSQL:
+``FOR UPDATE SKIP LOCKED``, so several instances never claim the same row; SQLite: one
+writer at a time). A worker that dies gives its claims back when their lease runs out, so a
+delivery is sent at least once and, in the normal case, exactly once; the idempotency key
+lets a handler drop the rare second copy. Deliveries of one handler about one entity go out
+in order: a row waits while an earlier one of its ``ordering_key`` is undelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from b24tel import logs
+from b24tel.config import Settings, parse_networks
+from b24tel.events import payload
+from b24tel.events.models import Delivery
+from b24tel.events.tokens import EventTokens
+from b24tel.netguard import BlockedAddress, guarded_client
+from b24tel.services import Services
+
+log = logging.getLogger("b24tel.events")
+BATCH = 64
+MAX_CODES = 40  # attempts remembered per delivery
+
+
+@dataclass(frozen=True)
+class Policy:
+    timeout: float
+    retry_initial: float
+    retry_max: float
+    horizon: float
+    concurrency: int
+    poll_interval: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Policy:
+        return cls(
+            timeout=settings.event_timeout,
+            retry_initial=settings.event_retry_initial,
+            retry_max=settings.event_retry_max,
+            horizon=settings.event_retry_horizon,
+            concurrency=settings.event_concurrency,
+            poll_interval=settings.event_poll_interval,
+        )
+
+    @property
+    def lease(self) -> dt.timedelta:
+        """How long a claim lasts: a send takes at most ``timeout``; twice that and a margin
+        before another worker may take over the claim of one that died."""
+        return dt.timedelta(seconds=2 * self.timeout + 5)
+
+    def next_attempt(
+        self, now: dt.datetime, created: dt.datetime, attempts: int
+    ) -> dt.datetime | None:
+        """When to try again after ``attempts`` failures (exponential, jittered), or None
+        when that would be past the horizon."""
+        delay = min(self.retry_max, self.retry_initial * 2 ** (attempts - 1))
+        at = now + dt.timedelta(seconds=delay * random.uniform(0.5, 1.5))
+        return None if at > created + dt.timedelta(seconds=self.horizon) else at
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status: int  # HTTP status, 0 when none came back
+    error: str | None
+    latency_ms: int
+
+
+class Worker:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.policy = Policy.of(services.settings)
+        self.tokens = EventTokens(services)
+        self.allowlist = parse_networks(services.settings.event_handler_allowlist)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: Any = None
+        self._stopping = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.services.db.after_commit.append(self._after_commit)
+        await self._listen()
+        self._task = asyncio.create_task(self._run(), name="b24tel-event-delivery")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(ValueError):
+            self.services.db.after_commit.remove(self._after_commit)
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _after_commit(self, info: dict[str, Any]) -> None:
+        from b24tel.events.outbox import WROTE
+
+        if info.get(WROTE):
+            self._wake.set()
+
+    async def _listen(self) -> None:
+        """PostgreSQL: wake when any instance commits deliveries (LISTEN/NOTIFY)."""
+        if self.services.db.is_sqlite:
+            return
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        from b24tel.events.outbox import CHANNEL
+
+        url = make_url(self.services.db.url).set(drivername="postgresql")
+        try:
+            self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as exc:
+            # polling still delivers everything, a little later
+            log.warning("cannot LISTEN for new events (%s); polling instead", exc)
+            self._listener = None
+
+    async def _run(self) -> None:
+        """Keep up to ``event_concurrency`` deliveries in flight. Each turn is one
+        transaction: record what finished, claim as many as there are free slots; then
+        wait for a commit, a finished delivery or the poll interval. A slow handler holds
+        one slot, not the others."""
+        inflight: set[asyncio.Task[None]] = set()
+        finished: list[tuple[Delivery, Outcome]] = []
+
+        async def deliver(client: httpx.AsyncClient, d: Delivery) -> None:
+            try:
+                finished.append((d, await self.send(client, d)))
+            except Exception:  # a defect: the claim runs out and the delivery is retried
+                log.exception("delivering event %s failed", d.id)
+            self._wake.set()
+
+        async with self._client() as client:
+            while not self._stopping or finished:
+                self._wake.clear()
+                done, finished[:] = list(finished), []
+                free = 0 if self._stopping else self.policy.concurrency - len(inflight)
+                try:
+                    claimed = await self.turn(done, free)
+                except Exception:
+                    log.exception("event delivery turn failed")
+                    claimed = []
+                for d in claimed:
+                    task = asyncio.create_task(deliver(client, d))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                if self._stopping:
+                    if inflight:  # what is being sent gets recorded
+                        await asyncio.gather(*inflight, return_exceptions=True)
+                    continue
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait(
+                    {woken, *inflight},
+                    timeout=self.policy.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+
+    async def turn(self, done: list[tuple[Delivery, Outcome]], free: int) -> list[Delivery]:
+        """One transaction: the outcomes of ``done``, and up to ``free`` new claims."""
+        if not done and free <= 0:
+            return []
+        async with self.services.db.transaction() as s:
+            now = self.services.clock.now()
+            for d, outcome in done:
+                await self._apply(s, d, outcome, now)
+            return await self._claim(s, now, None, free) if free > 0 else []
+
+    # --- one round -------------------------------------------------------------------------
+
+    async def run_once(self, only: list[int] | None = None) -> int:
+        """Claim what is due (or just ``only``), send it, record the outcomes. Returns how
+        many were attempted."""
+        claimed = await self.claim(only)
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.policy.concurrency)
+        async with self._client() as client:
+
+            async def one(d: Delivery) -> tuple[Delivery, Outcome]:
+                async with limit:
+                    return d, await self.send(client, d)
+
+            done = await asyncio.gather(*(one(d) for d in claimed))
+        await self.turn(list(done), 0)
+        return len(claimed)
+
+    async def claim(self, only: list[int] | None = None, limit: int = BATCH) -> list[Delivery]:
+        async with self.services.db.transaction() as s:
+            return await self._claim(s, self.services.clock.now(), only, limit)
+
+    async def _claim(
+        self, s: AsyncSession, now: dt.datetime, only: list[int] | None, limit: int
+    ) -> list[Delivery]:
+        earlier = aliased(Delivery)
+        due = or_(
+            and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
+            and_(Delivery.status == "sending", Delivery.lease_until < now),
+        )
+        blocked = exists().where(
+            earlier.ordering_key == Delivery.ordering_key,
+            earlier.id < Delivery.id,
+            earlier.status.in_(("pending", "sending")),
+        )
+        stmt = select(Delivery).where(due, ~blocked).order_by(Delivery.id).limit(limit)
+        if only is not None:
+            stmt = stmt.where(Delivery.id.in_(only))
+        if not self.services.db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
+        rows = list((await s.execute(stmt)).scalars())
+        seen: set[str] = set()
+        claimed = []
+        for row in rows:
+            if row.ordering_key in seen:
+                continue
+            seen.add(row.ordering_key)
+            row.status, row.lease_until = "sending", now + self.policy.lease
+            claimed.append(row)
+        return claimed
+
+    def _client(self) -> httpx.AsyncClient:
+        return guarded_client(
+            self.allowlist,
+            "event handlers (see event_handler_allowlist)",
+            verify_tls=self.services.settings.event_verify_tls,
+            timeout=httpx.Timeout(self.policy.timeout),
+        )
+
+    async def send(self, client: httpx.AsyncClient, d: Delivery) -> Outcome:
+        body, headers = await self.request_of(d)
+        started = time.perf_counter()
+        try:
+            response = await client.post(d.handler, content=body, headers=headers)
+        except httpx.ConnectError as exc:
+            reason = str(exc.__cause__) if isinstance(exc.__cause__, BlockedAddress) else str(exc)
+            return Outcome(False, 0, reason or "connection failed", _ms(started))
+        except httpx.TimeoutException:
+            return Outcome(False, 0, f"no answer within {self.policy.timeout:g} s", _ms(started))
+        except (httpx.HTTPError, ValueError) as exc:
+            return Outcome(False, 0, str(exc) or type(exc).__name__, _ms(started))
+        ok = 200 <= response.status_code < 300
+        error = None if ok else f"handler answered HTTP {response.status_code}"
+        return Outcome(ok, response.status_code, error, _ms(started))
+
+    async def request_of(self, d: Delivery) -> tuple[bytes, dict[str, str]]:
+        """The reference's form fields, and our headers."""
+        fields: dict[str, Any] = {"event": d.event}
+        if d.binding_id is not None:
+            fields["event_handler_id"] = d.binding_id
+        fields["data"] = d.data
+        ts = str(int(d.created_at.timestamp()))
+        fields["ts"] = ts
+        fields["auth"] = await self.tokens.auth_block(d)
+        body = payload.form_encode(fields)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "b24tel event delivery",
+            payload.IDEMPOTENCY_HEADER: d.idempotency_key,
+            payload.TIMESTAMP_HEADER: ts,
+            payload.SIGNATURE_HEADER: payload.signature(d.application_token, ts, body),
+        }
+        return body, headers
+
+    async def _apply(
+        self, s: AsyncSession, d: Delivery, outcome: Outcome, now: dt.datetime
+    ) -> None:
+        row = await s.get(Delivery, d.id, populate_existing=True)
+        if row is None or row.status != "sending":
+            return  # given back and taken by another worker meanwhile
+        row.attempts += 1
+        codes = [c for c in row.status_codes.split(",") if c] + [str(outcome.status)]
+        row.status_codes = ",".join(codes[-MAX_CODES:])
+        row.last_latency_ms, row.last_error, row.lease_until = (
+            outcome.latency_ms, outcome.error, None,
+        )  # fmt: skip
+        if outcome.delivered:
+            row.status, row.delivered_at = "delivered", now
+            return
+        at = self.policy.next_attempt(now, row.created_at, row.attempts)
+        if at is None:
+            row.status = "dead"
+            log.warning(
+                "event %s to %s given up after %d attempts: %s",
+                row.event, logs.redact(row.handler), row.attempts, outcome.error,
+            )  # fmt: skip
+        else:
+            row.status, row.next_attempt_at = "pending", at
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

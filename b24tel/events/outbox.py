@@ -1,0 +1,236 @@
+"""Raising an event: rows written in the caller's own transaction (docs/reference/events.md,
+"Delivery").
+
+A feature calls ``emit`` inside the unit of work that makes the change. The deliveries (one
+per online handler) and the offline-queue rows commit or roll back with the change itself,
+so no event is lost by a crash after the commit and none announces a change that never
+happened. The delivery worker sends them after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from b24tel.events import catalog
+from b24tel.events.models import Delivery, EventBinding, OfflineEvent, OutgoingWebhook
+from b24tel.events.payload import application_token
+from b24tel.users.models import App
+
+# session.info key: this unit of work wrote deliveries (the worker is woken after commit)
+WROTE = "events.wrote"
+CHANNEL = "b24tel_events"
+
+
+def entity_key(kind: str, entity_id: object) -> str:
+    return f"{kind}:{entity_id}"
+
+
+def app_token(secret: str, app: App) -> str:
+    generation = str(int(app.installed_at.timestamp() * 1e6)) if app.installed_at else "0"
+    return application_token(secret, "app", app.id, generation)
+
+
+def outgoing_token(secret: str, hook: OutgoingWebhook) -> str:
+    return application_token(secret, "outgoing", hook.id, "1")
+
+
+async def enqueue(
+    session: AsyncSession,
+    now: dt.datetime,
+    *,
+    token: str,
+    event: str,
+    data: Any,
+    handler: str,
+    entity: str,
+    binding: EventBinding | None = None,
+    app_id: int | None = None,
+    auth_user_id: int | None = None,
+) -> Delivery:
+    """One delivery to one handler."""
+    delivery = Delivery(
+        idempotency_key=uuid.uuid4().hex,
+        event=event,
+        handler=handler,
+        binding_id=binding.id if binding else None,
+        app_id=binding.app_id if binding else app_id,
+        outgoing_id=binding.outgoing_id if binding else None,
+        auth_user_id=auth_user_id,
+        application_token=token,
+        data=data,
+        # one handler gets the events about one entity in the order they happened
+        ordering_key=f"{hashlib.sha1(handler.encode()).hexdigest()[:20]}|{entity}"[:255],
+        status="pending",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        status_codes="",
+    )
+    session.add(delivery)
+    await _wake_after_commit(session)
+    return delivery
+
+
+async def emit(
+    session: AsyncSession,
+    now: dt.datetime,
+    secret: str,
+    event: str,
+    data: dict[str, Any],
+    *,
+    entity: str,
+    user_id: int | None,
+    only_app: int | None = None,
+    connector: str = "",
+) -> list[int]:
+    """Raise ``event`` for every binding of it: a delivery per online handler, a queue row
+    per offline subscriber. ``only_app`` limits it to one application (the line's owner for
+    ONEXTERNALCALL*); ``connector`` is the ``auth_connector`` of the request that made the
+    change — offline subscribers with that key do not get their own change back.
+    Returns the ids of the deliveries written."""
+    definition = catalog.find(event)
+    if definition is None:
+        raise ValueError(f"unknown event {event}")
+    written: list[Delivery] = []
+    for binding, app, hook in await _bindings(session, event, only_app, definition.app_only):
+        if binding.offline:
+            if app is not None and not (connector and connector == binding.auth_connector):
+                await _queue_offline(session, now, secret, binding, app, event, data, entity,
+                                     user_id)  # fmt: skip
+            continue
+        if app is not None:
+            token, auth_user = app_token(secret, app), binding.auth_type or user_id
+        elif hook is not None:
+            token, auth_user = outgoing_token(secret, hook), None
+        else:
+            continue
+        written.append(
+            await enqueue(
+                session, now, token=token, event=event, data=data, handler=binding.handler,
+                entity=entity, binding=binding, auth_user_id=auth_user,
+            )
+        )  # fmt: skip
+    if written:
+        await session.flush()
+    return [d.id for d in written]
+
+
+async def _bindings(
+    session: AsyncSession, event: str, only_app: int | None, app_only: bool
+) -> list[tuple[EventBinding, App | None, OutgoingWebhook | None]]:
+    """Bindings of live subscribers: installed, unrevoked applications and unrevoked
+    outgoing webhooks."""
+    stmt = (
+        select(EventBinding, App, OutgoingWebhook)
+        .outerjoin(App, App.id == EventBinding.app_id)
+        .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
+        .where(EventBinding.event == event)
+        .order_by(EventBinding.id)
+    )
+    live_app = and_(App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None))
+    live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
+    if only_app is not None:
+        stmt = stmt.where(live_app, EventBinding.app_id == only_app)
+    elif app_only:
+        stmt = stmt.where(live_app)
+    else:
+        stmt = stmt.where(or_(live_app, live_hook))
+    return [(b, a, h) for b, a, h in (await session.execute(stmt)).all()]
+
+
+async def _queue_offline(
+    session: AsyncSession,
+    now: dt.datetime,
+    secret: str,
+    binding: EventBinding,
+    app: App,
+    event: str,
+    data: Any,
+    entity: str,
+    user_id: int | None,
+) -> None:
+    """The offline queue keeps one row per object: the latest change replaces a row that no
+    process has reserved yet."""
+    message_id = hashlib.md5(entity.encode()).hexdigest()
+    row = (
+        await session.execute(
+            select(OfflineEvent).where(
+                OfflineEvent.app_id == app.id,
+                OfflineEvent.auth_connector == binding.auth_connector,
+                OfflineEvent.message_id == message_id,
+                OfflineEvent.process_id == "",
+            )
+        )
+    ).scalar_one_or_none()
+    additional = {"user_id": user_id} if user_id else None
+    if row is None:
+        session.add(
+            OfflineEvent(
+                app_id=app.id, auth_connector=binding.auth_connector,
+                event_name=event, event_data=data, event_additional=additional,
+                message_id=message_id, timestamp_x=now, process_id="", error=False,
+            )
+        )  # fmt: skip
+    else:
+        row.event_name, row.event_data, row.event_additional = event, data, additional
+        row.timestamp_x, row.error = now, False
+    await _notify_offline(session, now, secret, app, user_id)
+
+
+async def _notify_offline(
+    session: AsyncSession, now: dt.datetime, secret: str, app: App, user_id: int | None
+) -> None:
+    """ONOFFLINEEVENT to the application's online handlers, at most once per their
+    ``minTimeout`` seconds (default 1)."""
+    bindings = (
+        await session.execute(
+            select(EventBinding).where(
+                EventBinding.app_id == app.id,
+                EventBinding.event == "ONOFFLINEEVENT",
+                EventBinding.offline.is_(False),
+            )
+        )
+    ).scalars()
+    for binding in bindings:
+        timeout = _min_timeout(binding.options)
+        recent = (
+            await session.execute(
+                select(Delivery.id)
+                .where(
+                    Delivery.binding_id == binding.id,
+                    Delivery.created_at > now - dt.timedelta(seconds=timeout),
+                )
+                .limit(1)
+            )
+        ).first()
+        if recent is None or timeout == 0:
+            await enqueue(
+                session, now, token=app_token(secret, app), event="ONOFFLINEEVENT", data=[],
+                handler=binding.handler, entity="queue", binding=binding,
+                auth_user_id=binding.auth_type or user_id,
+            )  # fmt: skip
+
+
+def _min_timeout(options: dict[str, Any] | None) -> float:
+    raw = (options or {}).get("minTimeout", (options or {}).get("MINTIMEOUT", 1))
+    try:
+        return max(0.0, float(raw))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+async def _wake_after_commit(session: AsyncSession) -> None:
+    """Mark the unit of work so this process's worker wakes after the commit; on
+    PostgreSQL also tell the other instances (NOTIFY is delivered at commit, and not at
+    all on rollback)."""
+    if session.info.get(WROTE):
+        return
+    session.info[WROTE] = True
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SELECT pg_notify('{CHANNEL}', '')"))
