@@ -23,6 +23,11 @@ from b24tel.db.engine import Database
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
 from b24tel.events.delivery import Worker
+from b24tel.faults import admin as faults_admin
+from b24tel.faults import service as fault_rules
+from b24tel.faults.engine import Faults
+from b24tel.journal import admin as journal_admin
+from b24tel.journal.writer import Journal
 from b24tel.recordings import methods as recording_methods
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
@@ -50,6 +55,8 @@ def build_registry() -> Registry:
     recording_methods.register(registry)
     telephony_methods.register(registry)
     event_methods.register(registry)
+    journal_admin.register(registry)
+    faults_admin.register(registry)
     return registry
 
 
@@ -96,12 +103,25 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         auth_cache=AuthCache(clock, settings.auth_cache_ttl),
         authenticator=DatabaseAuthenticator(db, clock),
         input_limits=InputLimits(settings.max_input_vars, settings.max_input_nesting),
+        journal=Journal(
+            db,
+            clock,
+            enabled=settings.journal_enabled,
+            max_entries=settings.journal_max_entries,
+            max_age_days=settings.journal_max_age_days,
+        ),
+        faults=Faults(db, clock),
     )
 
 
 async def start(services: Services) -> None:
     """Load what every instance shares from the database."""
     (Path(services.settings.data_dir).resolve() / "tmp").mkdir(parents=True, exist_ok=True)
+    if services.settings.faults_file:
+        async with services.db.transaction() as session:
+            await fault_rules.load_file(
+                session, services.settings.faults_file, services.clock.now()
+            )
     if services.settings.secret_key:
         services.secret = services.settings.secret_key
         return
@@ -127,9 +147,9 @@ def own_path_routes(registry: Registry) -> list[Route]:
     for spec in registry.endpoints():
         if spec.path is None:
             continue
-        verbs = sorted(spec.verbs) if spec.verbs else ANY_METHOD
+        # every verb reaches the endpoint, which refuses the wrong ones in JSON
         for path in {spec.path, spec.path.rstrip("/") or "/"}:
-            routes.append(Route(path, endpoint_route(spec.name), methods=verbs))
+            routes.append(Route(path, endpoint_route(spec.name), methods=ANY_METHOD))
     return routes
 
 
@@ -141,6 +161,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start(services)
+        await services.journal.start()
         if settings.event_delivery:
             await worker.start()
         try:
@@ -149,6 +170,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await services.background.join(timeout=settings.graceful_timeout)
             if settings.event_delivery:
                 await worker.stop(timeout=settings.graceful_timeout)
+            await services.journal.stop()
             await services.db.dispose()
             await services.recordings.storage.close()
 

@@ -203,6 +203,19 @@ class Settings:
         "Portal `member_id` reported in OAuth answers; empty means one derived from the "
         "server secret.",
     )
+    # --- integrators' toolkit -------------------------------------------------------------
+    journal_enabled: bool = setting(
+        True, "Keep the request journal (`b24tel requests`, `/admin/api/requests`)."
+    )
+    journal_max_entries: int = setting(
+        100_000, "Newest journal entries kept; older ones are pruned as new ones come."
+    )
+    journal_max_age_days: float = setting(7.0, "Days a journal entry is kept.")
+    faults_file: str = setting(
+        "",
+        "TOML file of fault rules (`[[fault]]` tables) loaded at start (`serve --faults`); "
+        "they replace the rules an earlier start loaded from the same file.",
+    )
     # --- events ---------------------------------------------------------------------------
     event_delivery: bool = setting(
         True,
@@ -301,6 +314,8 @@ class Settings:
             "event_retry_max",
             "event_concurrency",
             "event_poll_interval",
+            "journal_max_entries",
+            "journal_max_age_days",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")

@@ -95,6 +95,10 @@ def link_expired() -> ApiError:
     return ApiError("LINK_EXPIRED", "The link has expired; request a new one", 400)
 
 
+def verb_not_allowed(verbs: frozenset[str]) -> ApiError:
+    return ApiError("METHOD_NOT_ALLOWED", f"Use {', '.join(sorted(verbs))}", 405)
+
+
 def batch_length_exceeded() -> ApiError:
     return ApiError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded", 400)
 

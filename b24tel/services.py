@@ -19,6 +19,8 @@ from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
 from b24tel.rest.authcache import AuthCache
 from b24tel.rest.context import CallContext, EndpointContext
+from b24tel.rest.faults import FaultSource
+from b24tel.rest.journal import JournalSink
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
@@ -39,6 +41,8 @@ class Services:
     auth_cache: AuthCache
     authenticator: Authenticator
     input_limits: InputLimits
+    journal: JournalSink
+    faults: FaultSource
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

@@ -7,6 +7,8 @@ from b24tel.crm import models as crm_models  # noqa: F401
 from b24tel.db import state  # noqa: F401
 from b24tel.db.base import Base
 from b24tel.events import models as events_models  # noqa: F401
+from b24tel.faults import models as faults_models  # noqa: F401
+from b24tel.journal import models as journal_models  # noqa: F401
 from b24tel.recordings import models as recordings_models  # noqa: F401
 from b24tel.telephony import models as telephony_models  # noqa: F401
 from b24tel.users import models as users_models  # noqa: F401

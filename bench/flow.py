@@ -10,9 +10,10 @@ Scenarios, at concurrency 1, 8 and 32 (keep-alive connections):
 Servers: ``b24tel serve`` on SQLite and on PostgreSQL (``B24TEL_BENCH_DATABASE_URL``, default
 the local server; skipped when unreachable), and the baseline — a minimal Starlette app on
 the same uvicorn settings answering a fixed Bitrix-style envelope to the same requests.
-Prints requests/s, p50 and p99, and the ratio to the baseline; then the targets.
+Prints requests/s, p50 and p99, and the ratio to the baseline; then the targets; then the
+request journal's overhead on a register's server time (journal on and off, alternating).
 
-    python bench/flow.py [--quick]
+    python bench/flow.py [--quick] [--journal-only]
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import random
+import statistics
 import sys
 from pathlib import Path
 
@@ -104,10 +107,51 @@ def measure(port: int, hook: str, baseline: bool, quick: bool) -> dict[tuple[str
     return out
 
 
+def register_server_ms(lines: list[str]) -> list[float]:
+    """Server-side durations of the registers, from the access log."""
+    out = []
+    for line in lines:
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("method") == "telephony.externalCall.register":
+                out.append(float(record["duration_ms"]))
+    return out
+
+
+def journal_overhead(quick: bool) -> None:
+    """A register's server time with the request journal on and off, alternating runs of
+    the same server on SQLite; target: the journal adds at most 10 %."""
+    rounds, count = (2, 300) if quick else (3, 1000)
+    medians: dict[str, list[float]] = {"on": [], "off": []}
+    for _ in range(rounds):
+        for state, flag in (("on", "true"), ("off", "false")):
+            env = {"B24TEL_JOURNAL_ENABLED": flag, "B24TEL_LOG_LEVEL": "info",
+                   "B24TEL_LOG_FORMAT": "json"}  # fmt: skip
+            with b24tel_server(env) as server:
+                flow = scenario("register", server.hook, False)
+                # one client: the server time of a register, not its wait for a lock
+                asyncio.run(load(server.port, flow, 1, 100))  # warm-up
+                asyncio.run(load(server.port, flow, 1, count))
+                times = register_server_ms(server.lines)[100:]
+            medians[state].append(statistics.median(times))
+    on, off = statistics.median(medians["on"]), statistics.median(medians["off"])
+    rows = [[state, f"{statistics.median(m):.2f}", " ".join(f"{x:.2f}" for x in m)]
+            for state, m in medians.items()]  # fmt: skip
+    print(table(["journal", "register server ms (median)", "per run"], rows))
+    added = on / off - 1
+    print(f"journal adds {added:+.1%} to a register's server time (target <= 10%: "
+          f"{'met' if added <= 0.10 else 'NOT met'})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--journal-only", action="store_true",
+                        help="only the request journal's overhead")  # fmt: skip
     args = parser.parse_args()
+    if args.journal_only:
+        journal_overhead(args.quick)
+        return
     with baseline_server() as base:
         baseline = measure(base.port, "", True, args.quick)
     results: dict[str, dict] = {}
@@ -145,6 +189,8 @@ def main() -> None:
     print(table(["server", "scenario", "conc", "req/s", "p50 ms", "p99 ms", "ratio"], rows))
     print()
     targets(baseline, results)
+    print()
+    journal_overhead(args.quick)
 
 
 def ms(result: Result, q: float) -> str:

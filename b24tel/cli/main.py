@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from b24tel.cli import admin, devcert, recordings, serve
+from b24tel.cli import admin, devcert, recordings, serve, toolkit
 from b24tel.cli import events as event_commands
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
@@ -49,6 +49,8 @@ for command in (
     admin.apps,
     event_commands.events,
     event_commands.call,
+    toolkit.requests_group,
+    toolkit.faults_group,
     recordings.recordings,
     simulate_command,
     devcert.dev_cert,

@@ -78,6 +78,23 @@ def prepare_database(settings: Settings, upgrade: bool) -> None:
     make_data_dir(settings)  # staging and, by default, recordings
 
 
+def check_faults(settings: Settings) -> None:
+    """A fault file that cannot be used stops the start with the reason."""
+    if not settings.faults_file:
+        return
+    from b24tel.clock import Clock
+    from b24tel.faults import rules, service
+
+    try:
+        for number, spec in enumerate(service.read_file(settings.faults_file), 1):
+            try:
+                rules.parse(spec, Clock().now(), "check")
+            except rules.RuleError as exc:
+                raise rules.RuleError(f"{settings.faults_file}, rule {number}: {exc}") from exc
+    except rules.RuleError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def check_tls(settings: Settings) -> None:
     """Load the certificate and key now, so a bad file is one line, before anything
     else happens."""
@@ -125,6 +142,13 @@ def listen(settings: Settings) -> socket.socket:
     help="Upgrade a non-SQLite database schema before serving.",
 )
 @click.option(
+    "--faults",
+    "faults_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="TOML file of fault rules to load at start.",
+)
+@click.option(
     "--no-delivery",
     is_flag=True,
     help="Do not deliver events from this process (run `b24tel events deliver` instead).",
@@ -139,14 +163,18 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     upgrade: bool,
+    faults_file: str | None,
     no_delivery: bool,
 ) -> None:
     """Serve the REST API (SQLite and a local recordings folder by default)."""
     obj = Ctx(config or obj.config, data_dir or obj.data_dir)
     # every check before any side effect: nothing is created by a start that fails
     overrides: dict[str, object] = {"event_delivery": False} if no_delivery else {}
+    if faults_file:
+        overrides["faults_file"] = faults_file
     settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, **overrides)
     check_tls(settings)
+    check_faults(settings)
     logs.configure(settings.log_level, settings.log_format)
     sock = listen(settings)
     try:

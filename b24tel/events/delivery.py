@@ -31,6 +31,8 @@ from b24tel.events import payload
 from b24tel.events.models import Delivery
 from b24tel.events.tokens import EventTokens
 from b24tel.netguard import BlockedAddress, guarded_client
+from b24tel.rest.faults import Decision
+from b24tel.rest.journal import Entry, sanitize
 from b24tel.services import Services
 
 log = logging.getLogger("b24tel.events")
@@ -80,6 +82,7 @@ class Outcome:
     status: int  # HTTP status, 0 when none came back
     error: str | None
     latency_ms: int
+    received: int = 0  # bytes of the handler's answer
 
 
 class Worker:
@@ -255,7 +258,23 @@ class Worker:
         )
 
     async def send(self, client: httpx.AsyncClient, d: Delivery) -> Outcome:
+        """One attempt, as a fault rule may hold it back or double it; journaled."""
+        subscriber = f"app:{d.app_id}" if d.app_id is not None else f"outgoing:{d.outgoing_id}"
+        data = d.data if isinstance(d.data, dict) else {}
+        decision = await self.services.faults.decide("event", d.event, subscriber, data)
+        if decision is not None and decision.effect in ("event_delay", "latency"):
+            await asyncio.sleep(decision.latency_ms / 1000)
         body, headers = await self.request_of(d)
+        started = time.perf_counter()
+        outcome = await self._post(client, d, body, headers)
+        if decision is not None and decision.effect == "event_duplicate":
+            await self._post(client, d, body, headers)  # the same delivery, again
+        self._journal(d, subscriber, outcome, len(body), started, decision)
+        return outcome
+
+    async def _post(
+        self, client: httpx.AsyncClient, d: Delivery, body: bytes, headers: dict[str, str]
+    ) -> Outcome:
         started = time.perf_counter()
         try:
             response = await client.post(d.handler, content=body, headers=headers)
@@ -268,7 +287,33 @@ class Worker:
             return Outcome(False, 0, str(exc) or type(exc).__name__, _ms(started))
         ok = 200 <= response.status_code < 300
         error = None if ok else f"handler answered HTTP {response.status_code}"
-        return Outcome(ok, response.status_code, error, _ms(started))
+        return Outcome(ok, response.status_code, error, _ms(started), len(response.content))
+
+    def _journal(
+        self,
+        d: Delivery,
+        subscriber: str,
+        outcome: Outcome,
+        sent: int,
+        started: float,
+        decision: Decision | None,
+    ) -> None:
+        """An outgoing entry: the event as delivered (its data; never the auth block)."""
+        journal = self.services.journal
+        if not journal.enabled:
+            return
+        journal.record(
+            Entry(
+                at=self.services.clock.now(), request_id=d.idempotency_key, direction="out",
+                kind="event", method=d.event, caller=subscriber, user_id=d.auth_user_id,
+                http_method="POST", url=logs.redact(d.handler), encoding="form",
+                params=sanitize(d.data), status=outcome.status, result=None,
+                error="DELIVERY_FAILED" if not outcome.delivered else None,
+                error_description=outcome.error, duration_ms=float(_ms(started)),
+                bytes_in=outcome.received, bytes_out=sent, client="", user_agent="",
+                fault=decision.label if decision else None,
+            )
+        )  # fmt: skip
 
     async def request_of(self, d: Delivery) -> tuple[bytes, dict[str, str]]:
         """The reference's form fields, and our headers."""

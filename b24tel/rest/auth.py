@@ -5,6 +5,7 @@ composition root hands in."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from b24tel import errors
@@ -25,6 +26,21 @@ def find_token(params: dict[str, Any], authorization: str | None) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return None
+
+
+def basic_webhook(authorization: str | None) -> tuple[str, str] | None:
+    """``Authorization: Basic <user id:webhook code>`` — how the admin API and scripts pass
+    a webhook where no ``/rest/<user>/<code>/`` path exists."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, code = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, code) if sep and user and code else None
 
 
 def pop_token(params: dict[str, Any], authorization: str | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
@@ -19,11 +20,12 @@ from pydantic import BeforeValidator
 from b24tel import errors
 from b24tel.errors import ApiError
 from b24tel.paging import ListResult
-from b24tel.rest import pipeline
+from b24tel.rest import faults, pipeline
 from b24tel.rest.auth import AUTH_PARAMS
 from b24tel.rest.context import CallContext
 from b24tel.rest.decoding import RawBody, check_values, decode_body, parse_query
 from b24tel.rest.guard import failure
+from b24tel.rest.journal import Note, sanitize
 from b24tel.rest.params import LegacyParams, php_truthy
 from b24tel.rest.phpquery import php_key
 from b24tel.rest.platform import Platform
@@ -122,6 +124,16 @@ def _php_array(section: dict[Any, Any]) -> Any:
     return {str(k): v for k, v in section.items()}
 
 
+def _subcall(ctx: CallContext[Platform], key: object) -> Note | None:
+    """A journal entry for one command, when the batch itself has one."""
+    parent = ctx.extra.get("journal")
+    if not isinstance(parent, Note):
+        return None
+    sub = Note(kind="subcall", method=str(key), caller=parent.caller, user_id=parent.user_id)
+    parent.subcalls.append(sub)
+    return sub
+
+
 async def run(ctx: CallContext[Platform], p: BatchParams) -> dict[str, Any]:
     services = ctx.services
     state = _State()
@@ -134,19 +146,24 @@ async def run(ctx: CallContext[Platform], p: BatchParams) -> dict[str, Any]:
             continue
         if not isinstance(command, str | LargeValue):
             continue  # skipped silently, but it counts toward the 50
+        sub = _subcall(ctx, key)
+        started = time.perf_counter()
         try:
-            outcome = await _run_one(ctx, state, command)
+            outcome = await _run_one(ctx, state, command, sub)
         except ApiError as exc:
             state.sections["error"][key] = exc.body()
+            _finished(sub, started, error=exc)
             if halt:
                 break
             continue
         except Exception as exc:
             error = failure(exc, ctx.request_id, f"batch command {key!r}")
             state.sections["error"][key] = error.body()
+            _finished(sub, started, error=error)
             if halt:
                 break
             continue
+        _finished(sub, started, result=outcome.result)
         result = outcome.result
         if isinstance(result, ListResult):
             if result.total is not None:
@@ -166,8 +183,20 @@ async def run(ctx: CallContext[Platform], p: BatchParams) -> dict[str, Any]:
     }
 
 
+def _finished(
+    sub: Note | None, started: float, *, result: Any = None, error: ApiError | None = None
+) -> None:
+    if sub is None:
+        return
+    sub.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    if error is not None:
+        sub.failed(error)
+    else:
+        sub.status, sub.result = 200, sanitize(result)
+
+
 async def _run_one(
-    ctx: CallContext[Platform], state: _State, command: str | LargeValue
+    ctx: CallContext[Platform], state: _State, command: str | LargeValue, sub: Note | None
 ) -> pipeline.Outcome:
     limits = ctx.services.input_limits
     spilled: Body | None = None
@@ -195,6 +224,16 @@ async def _run_one(
         params = state.resolve(params)
         for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
             params.pop(name, None)
+        if sub is not None:
+            sub.method, sub.params = spec.name, sanitize(params)
+        # a fault meets one command as it meets a call of its own: errors and delays
+        decision = await ctx.services.faults.decide(
+            "method", spec.name, faults.who(ctx.caller), params
+        )
+        if decision is not None and decision.effect in faults.IN_BATCH:
+            if sub is not None:
+                sub.fault = decision.label
+            await faults.before(decision)
         return await pipeline.call(
             ctx.services,
             ctx.caller,

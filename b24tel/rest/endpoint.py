@@ -12,6 +12,7 @@ known.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from starlette.responses import Response
 from b24tel import errors
 from b24tel.errors import ApiError, BusinessError
 from b24tel.identity import Caller
-from b24tel.rest import auth, links, pipeline
+from b24tel.rest import auth, faults, links, pipeline
 from b24tel.rest.context import EndpointContext
 from b24tel.rest.decoding import (
     BodyRules,
@@ -35,6 +36,7 @@ from b24tel.rest.decoding import (
     read_body,
 )
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
+from b24tel.rest.journal import Note, encoding_of, sanitize
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec
 
@@ -77,36 +79,55 @@ def spool_dir(services: Platform) -> str:
     return str(Path(services.settings.data_dir).resolve() / "tmp")
 
 
+def _note(services: Platform, request: Request, kind: str, method: str) -> Note:
+    """The journal entry of this request (``Note``; a throwaway when the journal is off)."""
+    note = Note(kind=kind, method=method)
+    if services.journal.enabled:
+        request.state.journal = note
+    return note
+
+
 async def rest_endpoint(request: Request) -> Response:
     services: Platform = request.app.state.services
     timing = Timing(start=services.clock.time())
+    note = _note(services, request, "method", request.path_params.get("path", ""))
     try:
-        return await _handle(services, request, timing)
+        return await _handle(services, request, timing, note)
     except ApiError as exc:
+        note.failed(exc)
         return render_error(exc)
 
 
-async def _handle(services: Platform, request: Request, timing: Timing) -> Response:
+async def _handle(services: Platform, request: Request, timing: Timing, note: Note) -> Response:
     route = parse_route(request.path_params["path"])
     if route is None or route.transport == "xml":
         if route is not None:
             raise ApiError("ERROR_TRANSPORT", "XML transport is not supported; use .json", 400)
         raise errors.method_not_found()
+    note.method = route.method
     # file links: raw endpoints (docs/reference/protocol.md, "Processing order")
     endpoint = services.registry.find_endpoint(route.method)
     if endpoint is not None and endpoint.path is None:
-        return await run_endpoint(services, request, endpoint, route.webhook, timing)
+        return await run_endpoint(services, request, endpoint, route.webhook, timing, note)
     # an unknown method is refused before authentication (same page)
     spec = services.registry.find(route.method)
     if spec is None:
         raise errors.method_not_found()
-    request.state.method = spec.name
+    request.state.method = note.method = spec.name
+    note.kind = "batch" if spec.name == "batch" else "method"
     opened: list[DecodedRequest] = []
+    params: dict[str, Any] = {}
     try:
         params, caller = await _params_and_caller(services, request, route, spec, opened)
+        _noted_caller(note, caller)
         if not spec.allowed_for(caller.scopes):
             raise errors.insufficient_scope()
         services.rate_limiter.hit(caller.limit_key)
+        decision = await services.faults.decide(note.kind, spec.name, faults.who(caller), params)
+        note.fault = decision.label if decision else None
+        early = await faults.before(decision)
+        if early is not None:
+            return early
         outcome = await pipeline.call(
             services,
             caller,
@@ -115,11 +136,24 @@ async def _handle(services: Platform, request: Request, timing: Timing) -> Respo
             base_url=base_url(services, request),
             timing=timing,
             request_id=request.state.request_id,
+            note=note,
         )
-        return json_response(success_body(outcome.result, outcome.time_block(services)))
+        if services.journal.enabled:
+            note.result = sanitize(outcome.result)
+        body = success_body(outcome.result, outcome.time_block(services))
+        return faults.wrap(decision, request, json_response(body))
     finally:
+        if services.journal.enabled:
+            note.encoding = encoding_of(
+                request.headers.get("content-type", ""), request.method, _has_body(request)
+            )
+            note.params = sanitize(params)
         for decoded in opened:
             decoded.close()
+
+
+def _noted_caller(note: Note, caller: Caller) -> None:
+    note.caller, note.user_id = caller.limit_key, caller.user_id
 
 
 async def _params_and_caller(
@@ -185,19 +219,31 @@ def _has_body(request: Request) -> bool:
 # --- raw endpoints --------------------------------------------------------------------------
 
 
+# journal kinds of the raw endpoints; the others are not journaled
+ENDPOINT_KINDS = {"upload": "upload", "download": "download", "oauth.token": "token"}
+
+
 async def run_endpoint(
     services: Platform,
     request: Request,
     spec: EndpointSpec,
     webhook: tuple[str, str] | None,
     timing: Timing,
+    note: Note,
 ) -> Response:
     """A raw endpoint through the same gates as a method: its way of authenticating, its
-    scope, the rate limit; its errors through the one renderer."""
+    scope, the rate limit, faults; its errors through the one renderer."""
     if spec.verbs and request.method not in spec.verbs:
+        if spec.path is not None:  # a path of its own: say which verbs it takes
+            raise errors.verb_not_allowed(spec.verbs)
         raise errors.method_not_found()
-    request.state.method = spec.name
+    request.state.method = note.method = spec.name
+    kind = ENDPOINT_KINDS.get(spec.name, "")
+    note.kind = kind or "admin"
+    if not kind and hasattr(request.state, "journal"):
+        del request.state.journal  # the admin API and the like stay out of the journal
     query = await parse_query(request.url.query, services.input_limits)
+    note.params = sanitize(query) if services.journal.enabled else None
     caller, link, limit_key = None, None, ""
     token = query.get("token")
     if spec.auth == "link_or_caller" and isinstance(token, str) and token:
@@ -205,13 +251,25 @@ async def run_endpoint(
         link = links.verify(services.secret, spec.link_purpose, token, services.clock.time())
         limit_key = str(link.get("by") or f"link:{spec.name}")
     elif spec.auth != "none":
-        credential = auth.pop_token(query, request.headers.get("authorization"))
+        header = request.headers.get("authorization")
+        webhook = webhook or auth.basic_webhook(header)
+        credential = auth.pop_token(query, header)
         caller = await _authenticate(services, request, webhook, credential)
+        _noted_caller(note, caller)
         if not spec.access.allowed_for(caller.scopes):
             raise errors.insufficient_scope()
         limit_key = caller.limit_key
     if limit_key:
         services.rate_limiter.hit(limit_key)
+    decision = None
+    if kind:
+        decision = await services.faults.decide(
+            kind, spec.name, faults.who(caller, limit_key), query
+        )
+        note.fault = decision.label if decision else None
+        early = await faults.before(decision)
+        if early is not None:
+            return early
     ctx = EndpointContext(
         services,
         request,
@@ -229,9 +287,26 @@ async def run_endpoint(
         exc.code = spec.business_code(services.settings)
         raise
     if isinstance(result, Response):
-        return result
+        if services.journal.enabled:
+            note.result = _json_of(result)
+        return faults.wrap(decision, request, result)
     timing.handler_end = services.clock.time()
-    return json_response(success_body(result, timing.block(services.clock.time(), services.tz)))
+    if services.journal.enabled:
+        note.result = sanitize(result)
+    body = success_body(result, timing.block(services.clock.time(), services.tz))
+    return faults.wrap(decision, request, json_response(body))
+
+
+def _json_of(response: Response) -> Any:
+    """What a raw endpoint answered in JSON (the token endpoint), for the journal."""
+    body = getattr(response, "body", None)
+    kind = response.headers.get("content-type", "")
+    if not isinstance(body, bytes) or "json" not in kind or len(body) > 1 << 20:
+        return None
+    try:
+        return sanitize(json.loads(body))
+    except ValueError:
+        return None
 
 
 def endpoint_route(name: str) -> Callable[[Request], Awaitable[Response]]:
@@ -242,9 +317,11 @@ def endpoint_route(name: str) -> Callable[[Request], Awaitable[Response]]:
         spec = services.registry.find_endpoint(name)
         assert spec is not None
         timing = Timing(start=services.clock.time())
+        note = _note(services, request, "token", name)
         try:
-            return await run_endpoint(services, request, spec, None, timing)
+            return await run_endpoint(services, request, spec, None, timing, note)
         except ApiError as exc:
+            note.failed(exc)
             return render_error(exc)
 
     return serve

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from b24tel import errors, logs
 from b24tel.errors import ApiError
 from b24tel.rest.envelope import render_error
+from b24tel.rest.journal import Entry, Note, url_form
 
 log = logging.getLogger("b24tel.rest")
 access = logging.getLogger("b24tel.access")
@@ -99,9 +100,20 @@ class Guard:
         request_id = _incoming_id(scope) or new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        # the server's own receive: a fault that drops the connection reaches the
+        # transport through it (b24tel.rest.faults)
+        state["raw_receive"] = receive
         started = time.perf_counter()
         status = 0
         sent_bytes = 0
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
 
         async def tagged(message: Message) -> None:
             nonlocal status, sent_bytes
@@ -115,16 +127,60 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, tagged)
+            await self.app(scope, counted, tagged)
         except ClientDisconnect:
             # nobody to answer; what the request had begun is undone by its own handlers
             log.info("the client went away mid-request", extra={"request_id": request_id})
         except Exception as exc:
             error = failure(exc, request_id, f"{scope['method']} {_target(scope)}")
+            note = state.get("journal")
+            if isinstance(note, Note):
+                note.failed(error)
             if status == 0:
                 await render_error(error)(scope, receive, tagged)
         finally:
             _access_line(scope, state, status, sent_bytes, started)
+            _journal(scope, state, status, (received, sent_bytes), started)
+
+
+def _journal(
+    scope: Scope, state: dict[str, Any], status: int, sizes: tuple[int, int], started: float
+) -> None:
+    """The request's journal entry, and one per batch command (b24tel.rest.journal)."""
+    note = state.get("journal")
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    if not isinstance(note, Note) or services is None or not services.journal.enabled:
+        return
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    client = scope.get("client") or ("", 0)
+    shared = {
+        "at": services.clock.now(),
+        "request_id": state.get("request_id", ""),
+        "direction": "in",
+        "http_method": scope["method"],
+        "url": url_form(scope.get("path", ""), scope.get("query_string", b"").decode("latin-1")),
+        "encoding": note.encoding,
+        "client": client[0],
+        "user_agent": logs.redact(headers.get("user-agent", ""))[:500],
+    }
+    services.journal.record(
+        Entry(
+            **shared, kind=note.kind, method=note.method, caller=note.caller,
+            user_id=note.user_id, params=note.params, status=status or 499,
+            result=note.result, error=note.error, error_description=note.error_description,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            bytes_in=sizes[0], bytes_out=sizes[1], fault=note.fault,
+        )
+    )  # fmt: skip
+    for sub in note.subcalls:
+        services.journal.record(
+            Entry(
+                **shared, kind="subcall", method=sub.method, caller=sub.caller,
+                user_id=sub.user_id, params=sub.params, status=sub.status, result=sub.result,
+                error=sub.error, error_description=sub.error_description,
+                duration_ms=sub.duration_ms, bytes_in=0, bytes_out=0, fault=sub.fault,
+            )
+        )  # fmt: skip
 
 
 def _incoming_id(scope: Scope) -> str | None:

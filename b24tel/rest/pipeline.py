@@ -13,6 +13,7 @@ from b24tel.identity import Caller
 from b24tel.paging import ListResult
 from b24tel.rest.context import CallContext
 from b24tel.rest.envelope import Timing
+from b24tel.rest.journal import Note
 from b24tel.rest.params import ParseContext, php_int
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import MethodSpec
@@ -41,6 +42,7 @@ async def call(
     timing: Timing | None = None,
     insufficient_scope_text: str | None = None,
     request_id: str = "",
+    note: Note | None = None,
 ) -> Outcome:
     clock = services.clock
     timing = timing or Timing(start=clock.time())
@@ -57,6 +59,8 @@ async def call(
         in_batch=in_batch,
         request_id=request_id,
     )
+    if note is not None:
+        ctx.extra["journal"] = note  # batch adds its commands to it
     timing.handler_start = clock.time()
     try:
         parsed = spec.parse(params, ParseContext(services.tz, clock.now()).mapping())

@@ -11,6 +11,8 @@ from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.identity import Authenticator
 from b24tel.rest.authcache import AuthCache
+from b24tel.rest.faults import FaultSource
+from b24tel.rest.journal import JournalSink
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
@@ -27,4 +29,6 @@ class Platform(Protocol):
     auth_cache: AuthCache
     authenticator: Authenticator
     input_limits: InputLimits
+    journal: JournalSink
+    faults: FaultSource
     secret: str

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from b24tel import phones
+from b24tel import errors, phones
 from b24tel.users import repository as repo
 from b24tel.users.models import User
 
@@ -55,3 +55,11 @@ async def employees_number(session: AsyncSession, number: str, region: str) -> b
 async def app_name(session: AsyncSession, app_id: int | None) -> str | None:
     app = await repo.get_app(session, app_id) if app_id else None
     return app.name if app is not None else None
+
+
+async def require_admin(session: AsyncSession, user_id: int) -> User:
+    """An active administrator, or 403 ACCESS_DENIED (the admin API, installs)."""
+    found = await active_user(session, user_id)
+    if found is None or not found.admin:
+        raise errors.access_denied("An administrator's credentials are needed")
+    return found

@@ -202,3 +202,31 @@ async def test_nothing_is_written_without_subscribers(ev: Harness) -> None:
     await ev.call(HOOK, "crm.contact.add", {"fields": {"NAME": "A"}})
     async with ev.db.transaction(readonly=True) as s:
         assert (await s.execute(select(func.count(Delivery.id)))).scalar_one() == 0
+
+
+async def test_deliveries_are_journaled_and_meet_event_faults(
+    ev: Harness, handler: HandlerServer
+) -> None:
+    from b24tel.faults import service as fault_rules
+    from b24tel.journal import queries
+
+    await outgoing_hook(ev, handler.url, "ONCRMLEADADD")
+    async with ev.db.transaction() as s:
+        await fault_rules.add(s, {"method": "ONCRMLEADADD", "duplicate_event": True, "times": 1},
+                              ev.services.clock.now(), "test")  # fmt: skip
+        await fault_rules.add(s, {"method": "ONCRM*", "delay_event": "10ms"},
+                              ev.services.clock.now(), "test")  # fmt: skip
+    ev.services.faults.invalidate()
+    await ev.call(HOOK, "crm.lead.add", {"fields": {"TITLE": "a"}})
+    await ev.call(HOOK, "crm.lead.add", {"fields": {"TITLE": "b"}})
+    await until(lambda: len(handler.events()) == 3)
+    keys = [r.key for r in handler.events()]
+    assert keys[0] == keys[1] != keys[2]  # the first delivery came twice, as asked
+    await until(lambda: all_delivered(ev))
+    await ev.services.journal.flush()
+    async with ev.db.transaction(readonly=True) as s:
+        out = await queries.entries(s, queries.Filter(kind="event"), ev.services.clock.now())
+    assert [(e.direction, e.method, e.status) for e in out] == [("out", "ONCRMLEADADD", 200)] * 2
+    assert out[1].fault == "rule 1: event_duplicate"
+    assert out[0].fault == "rule 2: event_delay" and out[0].params == {"FIELDS": {"ID": 2}}
+    assert out[0].caller.startswith("outgoing:") and out[0].url == handler.url

@@ -9,13 +9,17 @@ a real server process.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from b24tel.clock import Clock
 from b24tel.config import Settings
@@ -129,3 +133,34 @@ def test_fuzz(fuzz_env: tuple[asyncio.Runner, Harness, World], method: str) -> N
         check()
     finally:
         logging.getLogger().removeHandler(errors)
+
+
+ADMIN_PATHS = ("/admin/api/requests", "/admin/api/requests/1", "/admin/api/faults",
+               "/admin/api/faults/1")  # fmt: skip
+ADMIN_KEYS = ("method", "caller", "kind", "param", "error", "status", "description", "proxy",
+              "latency", "drop", "truncate", "non_json", "delay_event", "duplicate_event",
+              "times", "after", "probability", "seed", "for", "from", "until", "since",
+              "limit", "auth", "")  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_fuzz_admin_api(fuzz_env: tuple[asyncio.Runner, Harness, World], path: str) -> None:
+    """The admin API: never a 5xx, always a JSON object, whatever the query and body."""
+    runner, harness, world = fuzz_env
+    values = strategies.scalars(world)
+    fields = st.dictionaries(st.sampled_from(ADMIN_KEYS), values, max_size=6)
+    auth = "Basic " + base64.b64encode(f"1:{WEBHOOK_CODE}".encode()).decode()
+
+    @settings(max_examples=EXAMPLES * 2, deadline=None, derandomize=EXAMPLES <= 12,
+              database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(verb=st.sampled_from(("GET", "POST", "DELETE")), query=fields, body=fields)
+    def check(verb: str, query: dict[str, Any], body: dict[str, Any]) -> None:
+        target = path + "?" + urlencode({k: str(v) for k, v in query.items()})
+        payload = json.dumps(body, default=str).encode()
+        headers = {"authorization": auth, "content-type": "application/json"}
+        response, _ = runner.run(harness.asgi(verb, target, body=payload, headers=headers))
+        assert response.status_code < 500, (verb, target, body, response.text)
+        assert response.headers["content-type"].startswith("application/json"), response.text
+        assert isinstance(response.json(), dict)
+
+    check()

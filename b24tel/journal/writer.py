@@ -1,0 +1,115 @@
+"""Writing the journal off the request path (docs/integrators.md, "The request journal").
+
+Requests only append to a bounded in-memory buffer; a background task writes what has
+gathered in one transaction every ``FLUSH_INTERVAL`` and keeps the table within its bounds
+(``journal_max_entries``, ``journal_max_age_days``) in the same transaction. If the buffer
+overflows (the database cannot keep up) the oldest entries are dropped and counted — the
+journal is a debugging aid, never a reason to slow down or refuse a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+
+from b24tel.clock import Clock
+from b24tel.db.engine import Database
+from b24tel.journal.models import JournalRow
+from b24tel.rest.journal import Entry
+
+log = logging.getLogger("b24tel.journal")
+FLUSH_INTERVAL = 0.25
+BUFFER = 20_000
+
+
+def _text(value: Any) -> Any:
+    """Text every database stores: no NUL, no lone surrogate."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\\x00")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_text(k): _text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
+
+
+class Journal:
+    def __init__(
+        self, db: Database, clock: Clock, *, enabled: bool, max_entries: int, max_age_days: float
+    ) -> None:
+        self.db, self.clock = db, clock
+        self.enabled = enabled
+        self.max_entries = max_entries
+        self.max_age = dt.timedelta(days=max_age_days)
+        self._buffer: collections.deque[Entry] = collections.deque(maxlen=BUFFER)
+        self.dropped = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def record(self, entry: Entry) -> None:
+        if not self.enabled:
+            return
+        if len(self._buffer) == BUFFER:
+            self.dropped += 1
+        self._buffer.append(entry)
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._task = asyncio.create_task(self._run(), name="b24tel-journal")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()  # what the last requests left
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing the request journal failed")
+
+    async def flush(self) -> int:
+        """Write what is buffered; prune to the bounds. Returns the rows written."""
+        if not self._buffer:
+            return 0
+        batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
+        rows = [{k: _text(v) for k, v in dataclasses.asdict(e).items()} for e in batch]
+        try:
+            await self._write(rows)
+        except Exception:
+            # one bad row must not take the others with it
+            for row in rows:
+                try:
+                    await self._write([row])
+                except Exception as exc:
+                    log.warning("a journal entry could not be written: %s", type(exc).__name__)
+        return len(rows)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(insert(JournalRow), rows)
+            await self._prune(s)
+
+    async def _prune(self, s: Any) -> None:
+        await s.execute(delete(JournalRow).where(JournalRow.at < self.clock.now() - self.max_age))
+        newest = (await s.execute(select(func.max(JournalRow.id)))).scalar()
+        if newest is not None and newest > self.max_entries:
+            await s.execute(delete(JournalRow).where(JournalRow.id <= newest - self.max_entries))
