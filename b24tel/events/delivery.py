@@ -193,8 +193,13 @@ class Worker:
             return []
         async with self.services.db.transaction() as s:
             now = self.services.clock.now()
-            for d, outcome in done:
-                await self._apply(s, d, outcome, now)
+            if done:
+                rows = await s.execute(
+                    select(Delivery).where(Delivery.id.in_([d.id for d, _ in done]))
+                )
+                current = {row.id: row for row in rows.scalars()}
+                for d, outcome in done:
+                    self._apply(current.get(d.id), outcome, now)
             return await self._claim(s, now, None, free) if free > 0 else []
 
     # --- one round -------------------------------------------------------------------------
@@ -334,10 +339,7 @@ class Worker:
         }
         return body, headers
 
-    async def _apply(
-        self, s: AsyncSession, d: Delivery, outcome: Outcome, now: dt.datetime
-    ) -> None:
-        row = await s.get(Delivery, d.id, populate_existing=True)
+    def _apply(self, row: Delivery | None, outcome: Outcome, now: dt.datetime) -> None:
         if row is None or row.status != "sending":
             return  # given back and taken by another worker meanwhile
         row.attempts += 1
