@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from b24tel import errors
 from b24tel.background import Background
@@ -44,6 +45,10 @@ from b24tel.services import Services
 from b24tel.telephony import methods as telephony_methods
 from b24tel.users import methods as user_methods
 from b24tel.users.authenticator import DatabaseAuthenticator
+from b24tel.web import methods as web_methods
+from b24tel.web.live import CardHub
+from b24tel.web.render import page_error
+from b24tel.web.sessions import Sessions
 
 
 def build_registry() -> Registry:
@@ -57,6 +62,7 @@ def build_registry() -> Registry:
     event_methods.register(registry)
     journal_admin.register(registry)
     faults_admin.register(registry)
+    web_methods.register(registry)
     return registry
 
 
@@ -102,6 +108,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         background=Background(),
         auth_cache=AuthCache(clock, settings.auth_cache_ttl),
         authenticator=DatabaseAuthenticator(db, clock),
+        sessions=Sessions(db, clock),
         input_limits=InputLimits(settings.max_input_vars, settings.max_input_nesting),
         journal=Journal(
             db,
@@ -124,9 +131,11 @@ async def start(services: Services) -> None:
             )
     if services.settings.secret_key:
         services.secret = services.settings.secret_key
-        return
-    async with services.db.transaction() as session:
-        services.secret = await state.get_or_create(session, "secret_key")
+    else:
+        async with services.db.transaction() as session:
+            services.secret = await state.get_or_create(session, "secret_key")
+    if isinstance(services.sessions, Sessions):
+        services.sessions.secret = services.secret  # session cookies are signed with it
 
 
 async def preflight(request: Request) -> Response:
@@ -141,15 +150,17 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 def own_path_routes(registry: Registry) -> list[Route]:
-    """Endpoints registered at a path of their own (``/oauth/token/``), with and without
-    the trailing slash."""
+    """Endpoints registered at a path of their own (``/oauth/token/``, pages), with and
+    without the trailing slash; fixed paths before patterns (``/calls/start`` before
+    ``/calls/{call_id}``)."""
     routes = []
-    for spec in registry.endpoints():
-        if spec.path is None:
-            continue
-        # every verb reaches the endpoint, which refuses the wrong ones in JSON
-        for path in {spec.path, spec.path.rstrip("/") or "/"}:
-            routes.append(Route(path, endpoint_route(spec.name), methods=ANY_METHOD))
+    specs = [spec for spec in registry.endpoints() if spec.path is not None]
+    for spec in sorted(specs, key=lambda e: ("{" in (e.path or ""), e.path)):
+        assert spec.path is not None
+        on_error = page_error if spec.page else None
+        # every verb reaches the endpoint, which refuses the wrong ones
+        for path in sorted({spec.path, spec.path.rstrip("/") or "/"}):
+            routes.append(Route(path, endpoint_route(spec.name, on_error), methods=ANY_METHOD))
     return routes
 
 
@@ -157,16 +168,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     services = build_services(settings, clock)
 
     worker = Worker(services)
+    live = CardHub(services.db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start(services)
         await services.journal.start()
+        await live.start()
         if settings.event_delivery:
             await worker.start()
         try:
             yield
         finally:
+            await live.stop()
             await services.background.join(timeout=settings.graceful_timeout)
             if settings.event_delivery:
                 await worker.stop(timeout=settings.graceful_timeout)
@@ -179,6 +193,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             Route("/rest/{path:path}", rest_endpoint, methods=ANY_METHOD),
             Route("/rest/{path:path}", preflight, methods=["OPTIONS"]),
             *own_path_routes(services.registry),
+            Mount("/static", StaticFiles(packages=[("b24tel.web", "static")]), name="static"),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found},
@@ -189,4 +204,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     app.router.redirect_slashes = False
     app.state.services = services
     app.state.event_worker = worker
+    app.state.live = live
     return app

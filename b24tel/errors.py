@@ -99,6 +99,17 @@ def verb_not_allowed(verbs: frozenset[str]) -> ApiError:
     return ApiError("METHOD_NOT_ALLOWED", f"Use {', '.join(sorted(verbs))}", 405)
 
 
+def not_signed_in() -> ApiError:
+    """A page asked for without a valid session (pages answer with the sign-in form)."""
+    return ApiError("NOT_SIGNED_IN", "Sign in to see this page", 401)
+
+
+def csrf_refused() -> ApiError:
+    return ApiError(
+        "CSRF_TOKEN_INVALID", "The form is out of date or was not sent by this site", 403
+    )
+
+
 def batch_length_exceeded() -> ApiError:
     return ApiError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded", 400)
 

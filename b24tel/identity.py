@@ -33,7 +33,7 @@ class Caller:
     """The authenticated side of a call."""
 
     user_id: int
-    kind: Literal["webhook", "oauth"]
+    kind: Literal["webhook", "oauth", "session"]
     scopes: frozenset[str]
     webhook_id: int | None = None
     app_id: int | None = None
@@ -50,6 +50,8 @@ class Caller:
         caller's id in logs (never a secret)."""
         if self.kind == "webhook":
             return f"webhook:{self.webhook_id}"
+        if self.kind == "session":
+            return f"user:{self.user_id}"
         return f"app:{self.app_id}"
 
     @property
@@ -66,3 +68,23 @@ class Authenticator(Protocol):
     async def webhook(self, user: str, code: str) -> Caller: ...
 
     async def token(self, access_token: str) -> Caller: ...
+
+
+# the cookie of a signed-in browser
+SESSION_COOKIE = "b24tel_session"
+# how a page's form or script sends its session's CSRF token back
+CSRF_FIELD, CSRF_HEADER = "csrf", "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class PageSession:
+    """A signed-in browser: who it is, and the token its forms must send back (CSRF)."""
+
+    caller: Caller
+    csrf: str
+
+
+class SessionResolver(Protocol):
+    """Turns a session cookie into a signed-in user (the web feature provides it)."""
+
+    async def resolve(self, cookie: str | None) -> PageSession | None: ...

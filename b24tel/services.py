@@ -14,7 +14,7 @@ from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.events import outbox
-from b24tel.identity import Authenticator
+from b24tel.identity import Authenticator, SessionResolver
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
 from b24tel.rest.authcache import AuthCache
@@ -40,6 +40,7 @@ class Services:
     background: Background
     auth_cache: AuthCache
     authenticator: Authenticator
+    sessions: SessionResolver
     input_limits: InputLimits
     journal: JournalSink
     faults: FaultSource

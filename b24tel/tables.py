@@ -12,5 +12,6 @@ from b24tel.journal import models as journal_models  # noqa: F401
 from b24tel.recordings import models as recordings_models  # noqa: F401
 from b24tel.telephony import models as telephony_models  # noqa: F401
 from b24tel.users import models as users_models  # noqa: F401
+from b24tel.web import models as web_models  # noqa: F401
 
 metadata = Base.metadata

@@ -289,10 +289,17 @@ class Harness:
         sent: list[dict[str, Any]] = []
         consumed = 0
 
+        delivered = False
+
         async def receive() -> dict[str, Any]:
-            nonlocal consumed
+            nonlocal consumed, delivered
             if disconnect_at is not None and consumed >= disconnect_at:
                 return {"type": "http.disconnect"}
+            if delivered:
+                # as a server does: after the body, receive waits for the client to go
+                # (a streaming answer listens for that while it sends)
+                await asyncio.Event().wait()
+            delivered = consumed + chunk >= len(body)
             part = body[consumed : consumed + chunk]
             consumed += len(part)
             return {"type": "http.request", "body": part, "more_body": consumed < len(body)}

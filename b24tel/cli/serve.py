@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -208,6 +209,14 @@ def serve(
             proxy_headers=True,
         )
     )
+    # open pages' live streams end at once on shutdown instead of holding it up
+    stop_accepting = server.handle_exit
+
+    def handle_exit(sig: int, frame: Any) -> None:
+        app.state.live.close()
+        stop_accepting(sig, frame)
+
+    server.handle_exit = handle_exit  # type: ignore[method-assign]
     # uvicorn re-raises the signal it stopped on once shutdown is complete (as uvicorn.run)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

@@ -50,7 +50,7 @@ def statement(f: Filter, now: dt.datetime) -> Select[Any]:
         stmt = stmt.where(J.status < 400, J.error.is_(None))
     elif f.status == "error":
         stmt = stmt.where(or_(J.status >= 400, J.error.is_not(None)))
-    elif f.status.isdigit():
+    elif f.status.isdigit() and len(f.status) <= 3:  # an HTTP status; longer digits match none
         stmt = stmt.where(J.status == int(f.status))
     elif f.status:
         stmt = stmt.where(J.error == f.status)
@@ -63,7 +63,7 @@ def statement(f: Filter, now: dt.datetime) -> Select[Any]:
         stmt = stmt.where(J.kind == f.kind)
     limit = min(max(f.limit, 1), MAX_LIMIT)
     if f.after_id:
-        return stmt.where(J.id > f.after_id).order_by(J.id.asc()).limit(limit)
+        return stmt.where(J.id > min(f.after_id, 2**62)).order_by(J.id.asc()).limit(limit)
     return stmt.order_by(J.id.desc()).limit(limit)
 
 

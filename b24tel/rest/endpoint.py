@@ -12,6 +12,7 @@ known.
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from starlette.responses import Response
 
 from b24tel import errors
 from b24tel.errors import ApiError, BusinessError
-from b24tel.identity import Caller
+from b24tel.identity import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Caller
 from b24tel.rest import auth, faults, links, pipeline
 from b24tel.rest.context import EndpointContext
 from b24tel.rest.decoding import (
@@ -250,6 +251,10 @@ async def run_endpoint(
         # the signed link is the grant; it counts against whoever it was made for
         link = links.verify(services.secret, spec.link_purpose, token, services.clock.time())
         limit_key = str(link.get("by") or f"link:{spec.name}")
+    elif spec.auth == "session":
+        caller = await _page_caller(services, request)
+        note.caller, note.user_id = caller.limit_key, caller.user_id
+        # people clicking are not a connector's traffic: no rate limit (limit_key stays "")
     elif spec.auth != "none":
         header = request.headers.get("authorization")
         webhook = webhook or auth.basic_webhook(header)
@@ -297,6 +302,33 @@ async def run_endpoint(
     return faults.wrap(decision, request, json_response(body))
 
 
+# the largest form a page posts (a fault rule, a sign-in); more is refused unread
+MAX_PAGE_FORM = 64 * 1024
+
+
+async def _page_caller(services: Platform, request: Request) -> Caller:
+    """The signed-in user of a page; every change (any verb but GET and HEAD) must carry
+    the session's CSRF token, in a header (scripts) or a form field."""
+    page = await services.sessions.resolve(request.cookies.get(SESSION_COOKIE))
+    if page is None:
+        raise errors.not_signed_in()
+    request.state.page = page
+    if request.method in ("GET", "HEAD"):
+        return page.caller
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        if int(request.headers.get("content-length") or MAX_PAGE_FORM + 1) > MAX_PAGE_FORM:
+            raise errors.body_too_large(MAX_PAGE_FORM)
+        field = (await request.form(max_files=0)).get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else ""
+    if not sent or not hmac.compare_digest(sent.encode(), page.csrf.encode()):
+        raise errors.csrf_refused()
+    return page.caller
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _json_of(response: Response) -> Any:
     """What a raw endpoint answered in JSON (the token endpoint), for the journal."""
     body = getattr(response, "body", None)
@@ -309,8 +341,15 @@ def _json_of(response: Response) -> Any:
         return None
 
 
-def endpoint_route(name: str) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette handler for an endpoint registered at its own path (``/oauth/token/``)."""
+# how an endpoint's errors are answered: JSON through the one renderer, or an HTML page
+ErrorPage = Callable[[Request, ApiError], Response]
+
+
+def endpoint_route(
+    name: str, on_error: ErrorPage | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette handler for an endpoint registered at its own path (``/oauth/token/``,
+    pages); ``on_error`` renders the errors of pages."""
 
     async def serve(request: Request) -> Response:
         services: Platform = request.app.state.services
@@ -322,6 +361,6 @@ def endpoint_route(name: str) -> Callable[[Request], Awaitable[Response]]:
             return await run_endpoint(services, request, spec, None, timing, note)
         except ApiError as exc:
             note.failed(exc)
-            return render_error(exc)
+            return on_error(request, exc) if on_error is not None else render_error(exc)
 
     return serve

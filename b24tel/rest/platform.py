@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
-from b24tel.identity import Authenticator
+from b24tel.identity import Authenticator, SessionResolver
 from b24tel.rest.authcache import AuthCache
 from b24tel.rest.faults import FaultSource
 from b24tel.rest.journal import JournalSink
@@ -28,6 +28,7 @@ class Platform(Protocol):
     tz: ZoneInfo
     auth_cache: AuthCache
     authenticator: Authenticator
+    sessions: SessionResolver
     input_limits: InputLimits
     journal: JournalSink
     faults: FaultSource

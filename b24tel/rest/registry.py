@@ -25,8 +25,9 @@ Handler = Callable[[Any, Any], Awaitable[Any]]
 # a raw endpoint: (EndpointContext[Services]) → a Response, or a result for the envelope
 EndpointHandler = Callable[[Any], Awaitable[Any]]
 # how a raw endpoint authenticates: the caller's credentials; a signed link of its purpose
-# or else the caller's credentials; nothing (the endpoint checks what it needs itself)
-AuthMode = Literal["caller", "link_or_caller", "none"]
+# or else the caller's credentials; a signed-in browser's session cookie (pages, with a CSRF
+# token on every change); nothing (the endpoint checks what it needs itself)
+AuthMode = Literal["caller", "link_or_caller", "session", "none"]
 # the code of plain business errors of a method (BusinessError), from the settings
 BusinessCode = Callable[[Any], str]
 
@@ -86,6 +87,8 @@ class EndpointSpec:
     # None: under /rest/ where a method name would be; else a path of its own
     path: str | None = None
     business_code: BusinessCode = _no_code
+    # a page of the web interface: its errors are rendered as HTML
+    page: bool = False
 
 
 class Registry:
@@ -128,6 +131,7 @@ class Registry:
         verbs: frozenset[str] = frozenset(),
         path: str | None = None,
         business_code: BusinessCode = _no_code,
+        page: bool = False,
     ) -> Callable[[EndpointHandler], EndpointHandler]:
         access = _access(name, scope, frozenset())
         if auth == "link_or_caller" and not link_purpose:
@@ -138,7 +142,7 @@ class Registry:
             if key in self._methods or key in self._endpoints:
                 raise ValueError(f"{name} registered twice")
             self._endpoints[key] = EndpointSpec(
-                name, access, handler, auth, link_purpose, verbs, path, business_code
+                name, access, handler, auth, link_purpose, verbs, path, business_code, page
             )
             return handler
 

@@ -95,8 +95,10 @@ async def start_call(
     entity_id: int | None = None,
     call_list_id: int = 0,
     mobile: bool = False,
+    show: bool = False,
 ) -> Started:
-    """Click-to-call: register the call as the line's application would, then raise
+    """Click-to-call: register the call as the line's application would (with ``show``,
+    its card opens for the user, as the web interface does), then raise
     ONEXTERNALCALLSTART for that application only, in the same transaction."""
     now, settings = services.clock.now(), services.settings
     async with services.db.transaction() as s:
@@ -106,7 +108,7 @@ async def start_call(
             raise ClickError(f"user {user_id} does not exist or is not active")
         line = target.line
         raw: dict[str, Any] = {
-            "USER_ID": user_id, "PHONE_NUMBER": number, "TYPE": 1, "SHOW": 0,
+            "USER_ID": user_id, "PHONE_NUMBER": number, "TYPE": 1, "SHOW": 1 if show else 0,
             "CRM_CREATE": 1 if (line is None or line.crm_auto_create == "Y") else 0,
             "LINE_NUMBER": line.number if line else "",
         }  # fmt: skip

@@ -70,6 +70,7 @@ async def finish(
         portal_user_id=user_id,
         portal_number=call.portal_number,
         phone_number=call.caller_id,
+        phone_normalized=(phones.normalize(call.caller_id, env.region) or "")[:50] or None,
         incoming=call.incoming,
         call_duration=p.duration,
         call_start_date=call.date_create,

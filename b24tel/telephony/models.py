@@ -84,6 +84,8 @@ class Statistic(Base):
         Index("ix_tel_statistics_start", "call_start_date"),
         Index("ix_tel_statistics_phone_start", "phone_number", "call_start_date"),
         Index("ix_tel_statistics_user_start", "portal_user_id", "call_start_date"),
+        # the web journal's number filter: any spelling of a number finds its calls
+        Index("ix_tel_statistics_phone_normalized", "phone_normalized", "call_start_date"),
         AUTOINC,
     )
 
@@ -94,6 +96,7 @@ class Statistic(Base):
     portal_user_id: Mapped[int | None] = mapped_column(BigInt)
     portal_number: Mapped[str | None] = mapped_column(String(255))
     phone_number: Mapped[str] = mapped_column(String(255))
+    phone_normalized: Mapped[str | None] = mapped_column(String(50))  # b24tel.phones
     incoming: Mapped[str] = mapped_column(String(50))
     call_category: Mapped[str] = mapped_column(String(20), default="external")
     call_log: Mapped[str | None] = mapped_column(String(2000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Sequence
 
 from sqlalchemy import select, text, update
@@ -18,6 +19,10 @@ from b24tel.telephony.models import (
     MissedCall,
     Statistic,
 )
+
+# card changes of a unit of work: [{"call_id", "user_id", "state"}] (b24tel.web.live)
+CARDS = "b24tel.cards"
+CARD_CHANNEL = "b24tel_cards"
 
 
 async def add(session: AsyncSession, obj: object) -> None:
@@ -111,6 +116,22 @@ async def set_card(
         set_={"state": stmt.excluded.state, "changed_at": stmt.excluded.changed_at},
     )
     await session.execute(stmt)
+    await _announce(session, call_id, list(dict.fromkeys(user_ids)), state)
+
+
+async def _announce(session: AsyncSession, call_id: str, user_ids: list[int], state: str) -> None:
+    """Tell open pages that a card appeared or went: after this process's commit
+    (``CARDS`` in the unit of work's info, read by the database's after-commit hooks), and
+    on PostgreSQL to every instance (NOTIFY is delivered at commit, not on rollback)."""
+    changes = [{"call_id": call_id, "user_id": uid, "state": state} for uid in user_ids]
+    session.info.setdefault(CARDS, []).extend(changes)
+    if session.get_bind().dialect.name == "postgresql":
+        for change in changes:
+            payload = json.dumps(change, separators=(",", ":"))  # a CALL_ID is ≤ 255
+            await session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CARD_CHANNEL, "payload": payload},
+            )
 
 
 async def cards(session: AsyncSession, call_id: str) -> Sequence[CallCard]:

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -164,3 +164,62 @@ def test_fuzz_admin_api(fuzz_env: tuple[asyncio.Runner, Harness, World], path: s
         assert isinstance(response.json(), dict)
 
     check()
+
+
+# every page but /live (a stream that stays open); path parameters filled by the world
+PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "/calls/start",
+              "/calls/{call}", "/calls/{call}/waveform.svg", "/crm/contact", "/crm/lead/1",
+              "/crm/{junk}", "/crm/deal/{junk}", "/admin/requests", "/admin/requests.json",
+              "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
+              "/admin/faults", "/admin/faults/1/remove")  # fmt: skip
+PAGE_KEYS = ("date_from", "date_to", "phone", "user", "direction", "status", "line",
+             "recording", "transcript", "q", "entity", "sort", "order", "page", "number",
+             "entity_type", "entity_id", "file", "after", "method", "caller", "since", "kind",
+             "effect", "value", "times", "param", "token", "next", "login", "password",
+             "csrf", "")  # fmt: skip
+
+
+async def _page_session(h: Harness) -> tuple[str, str]:
+    """A signed-in administrator's cookie header and CSRF token."""
+    sessions = h.services.sessions
+    token = await sessions.login_link(1)  # type: ignore[attr-defined]
+    answer = await h.client.get(f"/login/link?token={token}")
+    cookie = answer.headers["set-cookie"].split(";", 1)[0]
+    page = await h.client.get("/", headers={"cookie": cookie})
+    csrf = page.text.split('name="csrf" content="', 1)[1].split('"', 1)[0]
+    h.client.cookies.clear()
+    return cookie, csrf
+
+
+@pytest.mark.parametrize("path", PAGE_PATHS)
+def test_fuzz_pages(fuzz_env: tuple[asyncio.Runner, Harness, World], path: str) -> None:
+    """Pages: never a 5xx, whatever the query, form and path; with and without the CSRF
+    token; what they answer is a page, a redirect, a file or a JSON error."""
+    runner, harness, world = fuzz_env
+    cookie, csrf = runner.run(_page_session(harness))
+    values = strategies.scalars(world)
+    fields = st.dictionaries(st.sampled_from(PAGE_KEYS), values, max_size=6)
+    junk = st.text(max_size=30).map(lambda t: quote(t, safe=""))
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 12,
+              database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(verb=st.sampled_from(("GET", "POST", "HEAD")), query=fields, form=fields,
+           with_csrf=st.booleans(), part=junk)  # fmt: skip
+    def check(verb: str, query: dict[str, Any], form: dict[str, Any], with_csrf: bool,
+              part: str) -> None:  # fmt: skip
+        filled = path.replace("{call}", world.call_ids[0]).replace("{junk}", part or "x")
+        target = filled + "?" + urlencode({k: str(v) for k, v in query.items()})
+        if with_csrf:
+            form = {**form, "csrf": csrf}
+        body = urlencode({k: str(v) for k, v in form.items()}).encode() if verb == "POST" else b""
+        headers = {"cookie": cookie, "content-type": "application/x-www-form-urlencoded"}
+        response, _ = runner.run(harness.asgi(verb, target, body=body, headers=headers))
+        assert response.status_code < 500, (verb, target, form, response.text[:500])
+        kind = response.headers.get("content-type", "")
+        assert response.status_code in (204, 303, 304) or kind.startswith(PAGE_TYPES), kind
+
+    check()
+    # the session may have been signed out by /logout: nothing else to check
+
+
+PAGE_TYPES = ("text/html", "application/json", "text/csv", "image/svg+xml")

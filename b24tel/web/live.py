@@ -1,0 +1,196 @@
+"""The live call card: ``/live`` is a Server-Sent Events stream per signed-in browser.
+
+A card change (``telephony.externalCall.show``/``hide``, ``register`` with ``SHOW=1``,
+``finish``) is written by ``telephony.repository.set_card``, which marks its unit of work
+and, on PostgreSQL, sends ``NOTIFY`` inside it. This hub hears of it after the commit — from
+this process's commit hook on SQLite (one instance), from ``LISTEN`` on PostgreSQL (every
+instance, this one included) — and hands it to the streams of that user, which load the
+card and send it. Nothing is sent for a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import StreamingResponse
+
+from b24tel.crm.fields import ENTITIES
+from b24tel.db.engine import Database
+from b24tel.services import EndpointCtx
+from b24tel.telephony.models import Call, CallCard, ExternalLine
+from b24tel.telephony.repository import CARD_CHANNEL, CARDS
+from b24tel.web import repository as repo
+from b24tel.web.repository import DIRECTIONS
+
+log = logging.getLogger("b24tel.web")
+
+HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
+STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itself)
+
+
+class CardHub:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queues: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._listener: Any = None
+        self.closing = asyncio.Event()
+
+    async def start(self) -> None:
+        self.closing.clear()
+        if self.db.is_sqlite:
+            self.db.after_commit.append(self._after_commit)
+            return
+        import asyncpg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.db.url).set(drivername="postgresql")
+        try:
+            self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await self._listener.add_listener(CARD_CHANNEL, self._notified)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("cannot LISTEN for call cards (%s); cards appear on reload", exc)
+            self._listener = None
+
+    def close(self) -> None:
+        """Shutdown begins: end every stream, so the server need not wait for them."""
+        self.closing.set()
+
+    async def stop(self) -> None:
+        self.close()
+        with contextlib.suppress(ValueError):
+            self.db.after_commit.remove(self._after_commit)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    def _after_commit(self, info: dict[str, Any]) -> None:
+        for change in info.get(CARDS, ()):
+            self.publish(change)
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            change = json.loads(payload)
+        except ValueError:
+            return
+        if isinstance(change, dict):
+            self.publish(change)
+
+    def publish(self, change: dict[str, Any]) -> None:
+        for queue in self._queues.get(int(change.get("user_id") or 0), ()):
+            queue.put_nowait(change)
+
+    @contextlib.contextmanager
+    def subscribe(self, user_id: int) -> Any:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._queues.setdefault(user_id, set()).add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues[user_id].discard(queue)
+            if not self._queues[user_id]:
+                del self._queues[user_id]
+
+
+async def card(db: Database, call_id: str, user_id: int) -> dict[str, Any] | None:
+    """What the card shows: number, direction, line, the CRM entity with its name and
+    link; None when the card is not shown (hidden, or the call finished)."""
+    async with db.transaction(readonly=True) as s:
+        row = (
+            await s.execute(
+                select(Call, CallCard.state)
+                .join(CallCard, CallCard.call_id == Call.call_id)
+                .where(Call.call_id == call_id, CallCard.user_id == user_id)
+            )
+        ).first()
+        if row is None or row[1] != "shown" or row[0].finished_at is not None:
+            return None
+        call: Call = row[0]
+        names = await repo.entity_names(s, [(call.crm_entity_type, call.crm_entity_id)])
+        line = await s.get(ExternalLine, call.external_line_id) if call.external_line_id else None
+    entity = None
+    if call.crm_entity_type in ENTITIES and call.crm_entity_id:
+        key = (call.crm_entity_type, call.crm_entity_id)
+        entity = {
+            "type": ENTITIES[call.crm_entity_type].title,
+            "name": names.get(key, ""),
+            "url": f"/crm/{call.crm_entity_type.lower()}/{call.crm_entity_id}",
+        }
+    return {
+        "call_id": call.call_id,
+        "number": call.caller_id,
+        "direction": DIRECTIONS.get(call.incoming, call.incoming),
+        # an application's calls without a line carry "REST_APP:<id>": not a line to show
+        "line": (line.name or line.number) if line else _line_number(call.portal_number),
+        "entity": entity,
+    }
+
+
+def _line_number(number: str | None) -> str:
+    return "" if not number or number.startswith("REST_APP:") else number
+
+
+async def shown_now(db: Database, user_id: int) -> list[str]:
+    """Cards already open when the page connects."""
+    async with db.transaction(readonly=True) as s:
+        stmt = (
+            select(CallCard.call_id)
+            .join(Call, Call.call_id == CallCard.call_id)
+            .where(
+                CallCard.user_id == user_id, CallCard.state == "shown", Call.finished_at.is_(None)
+            )
+            .order_by(CallCard.changed_at.desc())
+            .limit(20)
+        )
+        return list((await s.execute(stmt)).scalars())
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def stream(ctx: EndpointCtx) -> StreamingResponse:
+    hub: CardHub = ctx.request.app.state.live
+    assert ctx.caller is not None
+    user_id, db = ctx.caller.user_id, ctx.services.db
+
+    async def events() -> AsyncIterator[bytes]:
+        with hub.subscribe(user_id) as queue:
+            yield b"retry: 1000\n\n"
+            for call_id in await shown_now(db, user_id):
+                if (found := await card(db, call_id, user_id)) is not None:
+                    yield _event("card", found)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + STREAM_LIFETIME
+            while not hub.closing.is_set() and loop.time() < deadline:
+                change = await _next(queue, hub.closing, HEARTBEAT)
+                if change is None:
+                    yield b": keep-alive\n\n"
+                    continue
+                call_id = str(change.get("call_id", ""))
+                found = await card(db, call_id, user_id)
+                yield _event("card", found) if found else _event("gone", {"call_id": call_id})
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _next(
+    queue: asyncio.Queue[dict[str, Any]], closing: asyncio.Event, timeout: float
+) -> dict[str, Any] | None:
+    getter = asyncio.ensure_future(queue.get())
+    closer = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({getter, closer}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (getter, closer):
+            if not task.done():
+                task.cancel()
+    # an item taken just as the wait ended is still returned, never dropped
+    return getter.result() if getter.done() and not getter.cancelled() else None
