@@ -29,6 +29,8 @@ from b24tel.faults import service as fault_rules
 from b24tel.faults.engine import Faults
 from b24tel.journal import admin as journal_admin
 from b24tel.journal.writer import Journal
+from b24tel.ops import methods as ops_methods
+from b24tel.ops.metrics import Metrics
 from b24tel.recordings import methods as recording_methods
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
@@ -63,6 +65,7 @@ def build_registry() -> Registry:
     journal_admin.register(registry)
     faults_admin.register(registry)
     web_methods.register(registry)
+    ops_methods.register(registry)
     return registry
 
 
@@ -118,6 +121,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             max_age_days=settings.journal_max_age_days,
         ),
         faults=Faults(db, clock),
+        metrics=Metrics(),
     )
 
 

@@ -216,6 +216,15 @@ class Settings:
         "TOML file of fault rules (`[[fault]]` tables) loaded at start (`serve --faults`); "
         "they replace the rules an earlier start loaded from the same file.",
     )
+    # --- operations -----------------------------------------------------------------------
+    metrics_token: str = setting(
+        "",
+        "Bearer token that `/metrics` asks for. Empty: `/metrics` answers only clients on "
+        "this machine (loopback); set it before exposing the port to a monitoring system.",
+    )
+    readiness_timeout: float = setting(
+        2.0, "Seconds each `/readyz` check (database, storage) may take before it fails."
+    )
     # --- events ---------------------------------------------------------------------------
     event_delivery: bool = setting(
         True,

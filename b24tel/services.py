@@ -23,6 +23,7 @@ from b24tel.rest.faults import FaultSource
 from b24tel.rest.journal import JournalSink
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
+from b24tel.rest.platform import RequestMetrics
 from b24tel.rest.registry import Registry
 
 
@@ -44,6 +45,7 @@ class Services:
     input_limits: InputLimits
     journal: JournalSink
     faults: FaultSource
+    metrics: RequestMetrics
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
 

@@ -139,8 +139,18 @@ class Guard:
             if status == 0:
                 await render_error(error)(scope, receive, tagged)
         finally:
+            _count(scope, state, status, started)
             _access_line(scope, state, status, sent_bytes, started)
             _journal(scope, state, status, (received, sent_bytes), started)
+
+
+def _count(scope: Scope, state: dict[str, Any], status: int, started: float) -> None:
+    """The request in the metrics: by the method or endpoint it reached ("-" for paths
+    that reached none, so arbitrary URLs cannot grow the label set)."""
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    if services is not None:
+        method = str(state.get("method") or "-")
+        services.metrics.observe(method, status or 499, time.perf_counter() - started)
 
 
 def _journal(

@@ -18,6 +18,12 @@ from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 
 
+class RequestMetrics(Protocol):
+    """Counts every answered request (b24tel.ops.metrics provides it)."""
+
+    def observe(self, method: str, status: int, seconds: float) -> None: ...
+
+
 class Platform(Protocol):
     settings: Settings
     clock: Clock
@@ -32,4 +38,5 @@ class Platform(Protocol):
     input_limits: InputLimits
     journal: JournalSink
     faults: FaultSource
+    metrics: RequestMetrics
     secret: str

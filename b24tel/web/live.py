@@ -32,6 +32,7 @@ log = logging.getLogger("b24tel.web")
 
 HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
 STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itself)
+RELISTEN_INTERVAL = 2.0
 
 
 class CardHub:
@@ -39,6 +40,7 @@ class CardHub:
         self.db = db
         self._queues: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._listener: Any = None
+        self._watcher: asyncio.Task[None] | None = None
         self.closing = asyncio.Event()
 
     async def start(self) -> None:
@@ -46,6 +48,10 @@ class CardHub:
         if self.db.is_sqlite:
             self.db.after_commit.append(self._after_commit)
             return
+        await self._listen()
+        self._watcher = asyncio.create_task(self._watch(), name="b24tel-card-listener")
+
+    async def _listen(self) -> None:
         import asyncpg
         from sqlalchemy.engine import make_url
 
@@ -54,8 +60,18 @@ class CardHub:
             self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
             await self._listener.add_listener(CARD_CHANNEL, self._notified)
         except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot LISTEN for call cards (%s); cards appear on reload", exc)
+            log.warning("cannot LISTEN for call cards (%s); trying again", type(exc).__name__)
             self._listener = None
+
+    async def _watch(self) -> None:
+        """Listen again when the database connection was lost (a restart, a failover)."""
+        while not self.closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closing.wait(), RELISTEN_INTERVAL)
+            if self.closing.is_set():
+                return
+            if self._listener is None or self._listener.is_closed():
+                await self._listen()
 
     def close(self) -> None:
         """Shutdown begins: end every stream, so the server need not wait for them."""
@@ -63,6 +79,8 @@ class CardHub:
 
     async def stop(self) -> None:
         self.close()
+        if self._watcher is not None:
+            await self._watcher
         with contextlib.suppress(ValueError):
             self.db.after_commit.remove(self._after_commit)
         if self._listener is not None:

@@ -171,7 +171,8 @@ PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "
               "/calls/{call}", "/calls/{call}/waveform.svg", "/crm/contact", "/crm/lead/1",
               "/crm/{junk}", "/crm/deal/{junk}", "/admin/requests", "/admin/requests.json",
               "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
-              "/admin/faults", "/admin/faults/1/remove")  # fmt: skip
+              "/admin/faults", "/admin/faults/1/remove", "/healthz", "/readyz",
+              "/metrics")  # fmt: skip
 PAGE_KEYS = ("date_from", "date_to", "phone", "user", "direction", "status", "line",
              "recording", "transcript", "q", "entity", "sort", "order", "page", "number",
              "entity_type", "entity_id", "file", "after", "method", "caller", "since", "kind",
@@ -222,4 +223,4 @@ def test_fuzz_pages(fuzz_env: tuple[asyncio.Runner, Harness, World], path: str) 
     # the session may have been signed out by /logout: nothing else to check
 
 
-PAGE_TYPES = ("text/html", "application/json", "text/csv", "image/svg+xml")
+PAGE_TYPES = ("text/html", "application/json", "text/csv", "image/svg+xml", "text/plain")
