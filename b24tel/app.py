@@ -21,12 +21,14 @@ from b24tel.config import Settings
 from b24tel.crm import methods as crm_methods
 from b24tel.db import state
 from b24tel.db.engine import Database
+from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
 from b24tel.events.delivery import Worker
 from b24tel.faults import admin as faults_admin
 from b24tel.faults import service as fault_rules
 from b24tel.faults.engine import Faults
+from b24tel.identity import AUTH_CHANNEL
 from b24tel.journal import admin as journal_admin
 from b24tel.journal.writer import Journal
 from b24tel.ops import methods as ops_methods
@@ -172,19 +174,23 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     services = build_services(settings, clock)
 
     worker = Worker(services)
-    live = CardHub(services.db)
+    listener = Listener(settings.effective_database_url)
+    # a credential revoked by any instance or command: resolve callers afresh
+    listener.on(AUTH_CHANNEL, lambda _payload: services.auth_cache.clear())
+    live = CardHub(services.db, listener)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await start(services)
         await services.journal.start()
-        await live.start()
+        await listener.start()
         if settings.event_delivery:
             await worker.start()
         try:
             yield
         finally:
-            await live.stop()
+            live.close()
+            await listener.stop()
             await services.background.join(timeout=settings.graceful_timeout)
             if settings.event_delivery:
                 await worker.stop(timeout=settings.graceful_timeout)

@@ -195,8 +195,10 @@ class Settings:
     )
     auth_cache_ttl: float = setting(
         5.0,
-        "Seconds a resolved webhook or token is remembered by an instance; a revocation "
-        "(`b24tel webhooks revoke`) takes effect within this time. 0 turns the cache off.",
+        "Seconds a resolved webhook or token is remembered by an instance. On PostgreSQL a "
+        "revocation (`b24tel webhooks revoke`, an uninstall, a refresh) clears it on every "
+        "instance at once; on SQLite a revocation by a command takes effect within this "
+        "time. 0 turns the cache off.",
     )
     member_id: str = setting(
         "",

@@ -70,6 +70,10 @@ class Authenticator(Protocol):
     async def token(self, access_token: str) -> Caller: ...
 
 
+# NOTIFY channel of a revoked credential: every instance drops its cache of resolved
+# credentials (rest/authcache), so a revocation takes effect everywhere at once
+AUTH_CHANNEL = "b24tel_auth"
+
 # the cookie of a signed-in browser
 SESSION_COOKIE = "b24tel_session"
 # how a page's form or script sends its session's CSRF token back

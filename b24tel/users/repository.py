@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.listen import notify
+from b24tel.identity import AUTH_CHANNEL
 from b24tel.users.models import App, OAuthCode, OAuthToken, User, Webhook
 
 
@@ -49,7 +51,10 @@ async def revoke_webhook(session: AsyncSession, webhook_id: int, now: dt.datetim
         .where(Webhook.id == webhook_id, Webhook.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return bool(getattr(result, "rowcount", 0))  # a CursorResult for UPDATE
+    revoked = bool(getattr(result, "rowcount", 0))  # a CursorResult for UPDATE
+    if revoked:
+        await notify(session, AUTH_CHANNEL)
+    return revoked
 
 
 async def get_app(session: AsyncSession, app_id: int) -> App | None:

@@ -11,7 +11,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import errors
-from b24tel.identity import Caller
+from b24tel.db.listen import notify
+from b24tel.identity import AUTH_CHANNEL, Caller
 from b24tel.users import errors as oauth_errors
 from b24tel.users import repository as repo
 from b24tel.users.models import App, OAuthCode, OAuthToken
@@ -145,6 +146,7 @@ async def refresh_tokens(
         raise oauth_errors.invalid_refresh_token()
     # each refresh hands out a new pair; the old one (refresh included) stops working
     token.revoked_at = now
+    await notify(session, AUTH_CHANNEL)
     return await issue_tokens(
         session, now, app, token.user_id, access_ttl=access_ttl, refresh_ttl=refresh_ttl
     )
@@ -193,4 +195,5 @@ async def revoke_app_tokens(session: AsyncSession, app_id: int, now: dt.datetime
         .where(OAuthToken.app_id == app_id, OAuthToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    await notify(session, AUTH_CHANNEL)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,77 +21,38 @@ from starlette.responses import StreamingResponse
 
 from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
+from b24tel.db.listen import Listener
 from b24tel.services import EndpointCtx
 from b24tel.telephony.models import Call, CallCard, ExternalLine
 from b24tel.telephony.repository import CARD_CHANNEL, CARDS
 from b24tel.web import repository as repo
 from b24tel.web.repository import DIRECTIONS
 
-log = logging.getLogger("b24tel.web")
-
 HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
 STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itself)
-RELISTEN_INTERVAL = 2.0
 
 
 class CardHub:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, listener: Listener) -> None:
         self.db = db
         self._queues: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
-        self._listener: Any = None
-        self._watcher: asyncio.Task[None] | None = None
         self.closing = asyncio.Event()
-
-    async def start(self) -> None:
-        self.closing.clear()
-        if self.db.is_sqlite:
-            self.db.after_commit.append(self._after_commit)
-            return
-        await self._listen()
-        self._watcher = asyncio.create_task(self._watch(), name="b24tel-card-listener")
-
-    async def _listen(self) -> None:
-        import asyncpg
-        from sqlalchemy.engine import make_url
-
-        url = make_url(self.db.url).set(drivername="postgresql")
-        try:
-            self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await self._listener.add_listener(CARD_CHANNEL, self._notified)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot LISTEN for call cards (%s); trying again", type(exc).__name__)
-            self._listener = None
-
-    async def _watch(self) -> None:
-        """Listen again when the database connection was lost (a restart, a failover)."""
-        while not self.closing.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closing.wait(), RELISTEN_INTERVAL)
-            if self.closing.is_set():
-                return
-            if self._listener is None or self._listener.is_closed():
-                await self._listen()
+        if db.is_sqlite:
+            db.after_commit.append(self._after_commit)
+        else:
+            listener.on(CARD_CHANNEL, self._notified)
 
     def close(self) -> None:
         """Shutdown begins: end every stream, so the server need not wait for them."""
         self.closing.set()
 
-    async def stop(self) -> None:
-        self.close()
-        if self._watcher is not None:
-            await self._watcher
-        with contextlib.suppress(ValueError):
-            self.db.after_commit.remove(self._after_commit)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
-
     def _after_commit(self, info: dict[str, Any]) -> None:
         for change in info.get(CARDS, ()):
             self.publish(change)
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
+        if not payload:
+            return  # listening again after a lost connection: nothing to replay
         try:
             change = json.loads(payload)
         except ValueError:
