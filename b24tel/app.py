@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from b24tel import errors
+from b24tel import errors, logs
 from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
@@ -168,6 +170,18 @@ def own_path_routes(registry: Registry) -> list[Route]:
         for path in sorted({spec.path, spec.path.rstrip("/") or "/"}):
             routes.append(Route(path, endpoint_route(spec.name, on_error), methods=ANY_METHOD))
     return routes
+
+
+# `serve --workers N`: the settings every worker process builds its app from
+SETTINGS_ENV = "B24TEL_WORKER_SETTINGS"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process of ``serve --workers`` (an import string for uvicorn:
+    the parent checked the settings, prepared the database and passes them here)."""
+    settings = Settings(**json.loads(os.environ[SETTINGS_ENV]))
+    logs.configure(settings.log_level, settings.log_format)  # a new process: its own logging
+    return create_app(settings)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 import socket
 import ssl
@@ -13,9 +15,10 @@ from typing import Any
 import click
 import uvicorn
 from sqlalchemy import func, select
+from uvicorn.supervisors import Multiprocess
 
 from b24tel import logs
-from b24tel.app import create_app
+from b24tel.app import SETTINGS_ENV, create_app
 from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
 from b24tel.config import Settings
 from b24tel.db import migrate
@@ -23,6 +26,7 @@ from b24tel.db.engine import Database
 from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
 from b24tel.users.models import User
+from b24tel.web.live import CardHub
 
 # room for query strings of 64 KiB and more (docs/reference/clients.md, "Large bodies");
 # httptools' URL parser stops at 64 KiB with a plain-text 400, so the server runs on h11
@@ -154,6 +158,12 @@ def listen(settings: Settings) -> socket.socket:
     is_flag=True,
     help="Do not deliver events from this process (run `b24tel events deliver` instead).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port (PostgreSQL only; SQLite is one instance).",
+)
 @click.pass_obj
 def serve(
     obj: Ctx,
@@ -166,6 +176,7 @@ def serve(
     upgrade: bool,
     faults_file: str | None,
     no_delivery: bool,
+    workers: int,
 ) -> None:
     """Serve the REST API (SQLite and a local recordings folder by default)."""
     obj = Ctx(config or obj.config, data_dir or obj.data_dir)
@@ -176,6 +187,11 @@ def serve(
     settings = obj.settings(host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, **overrides)
     check_tls(settings)
     check_faults(settings)
+    if workers > 1 and settings.is_sqlite:
+        raise click.ClickException(
+            "--workers needs PostgreSQL: an SQLite database is served by one process. "
+            "Set database_url (B24TEL_DATABASE_URL) to a PostgreSQL database, or drop --workers."
+        )
     logs.configure(settings.log_level, settings.log_format)
     sock = listen(settings)
     try:
@@ -189,37 +205,52 @@ def serve(
         click.echo("First start: created user 1 (administrator) and an incoming webhook.")
         click.echo(f"Webhook URL: {url}")
         click.echo(f"Try: curl {url}server.time")
-    app = create_app(settings)
     scheme = "https" if settings.tls_cert else "http"
-    click.echo(f"b24tel listening on {scheme}://{settings.host}:{settings.port} (CTRL+C to stop)")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            ssl_certfile=settings.tls_cert or None,
-            ssl_keyfile=settings.tls_key or None,
-            log_level=settings.log_level.lower(),
-            log_config=None,  # the server's own handler and formatter (b24tel.logs)
-            access_log=False,  # b24tel.access writes it, without secrets
-            # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
-            timeout_graceful_shutdown=settings.graceful_timeout,
-            http=HTTP_IMPL,
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
-            proxy_headers=True,
-        )
+    click.echo(
+        f"b24tel listening on {scheme}://{settings.host}:{settings.port}"
+        + (f" with {workers} worker processes" if workers > 1 else "")
+        + " (CTRL+C to stop)"
     )
-    # open pages' live streams end at once on shutdown instead of holding it up
-    stop_accepting = server.handle_exit
-
-    def handle_exit(sig: int, frame: Any) -> None:
-        app.state.live.close()
-        stop_accepting(sig, frame)
-
-    server.handle_exit = handle_exit  # type: ignore[method-assign]
+    if workers > 1:
+        # each worker builds its app from the same settings (b24tel.app.app_from_environment)
+        os.environ[SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+        # (open pages' live streams then end at the graceful timeout, or at once when closed)
+        worker_config = server_config(settings, "b24tel.app:app_from_environment", workers)
+        Multiprocess(worker_config, sockets=[sock]).run()
+        return
+    server = Server(server_config(settings, create_app(settings), 1))
     # uvicorn re-raises the signal it stopped on once shutdown is complete (as uvicorn.run)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server; on a stop signal, open pages' live streams end at once instead of
+    holding the shutdown up."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        CardHub.close_all()
+        super().handle_exit(sig, frame)
+
+
+def server_config(settings: Settings, app: Any, workers: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # the server's own handler and formatter (b24tel.logs)
+        access_log=False,  # b24tel.access writes it, without secrets
+        # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
+        timeout_graceful_shutdown=settings.graceful_timeout,
+        http=HTTP_IMPL,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+        proxy_headers=True,
+        workers=workers,
+        factory=isinstance(app, str),
+    )
 
 
 @click.group()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
@@ -33,7 +34,16 @@ STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itse
 
 
 class CardHub:
+    # every hub of this process, so a stop signal can end their streams (cli/serve)
+    _open: ClassVar[weakref.WeakSet[CardHub]] = weakref.WeakSet()
+
+    @classmethod
+    def close_all(cls) -> None:
+        for hub in list(cls._open):
+            hub.close()
+
     def __init__(self, db: Database, listener: Listener) -> None:
+        CardHub._open.add(self)
         self.db = db
         self._queues: dict[int, set[asyncio.Queue[dict[str, Any]]]] = {}
         self.closing = asyncio.Event()

@@ -3,12 +3,17 @@ changes, every other instance knows at once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
+import psutil
 
-from tests.servers import ServeProcess
+from tests.conftest import free_port
+from tests.servers import ServeProcess, wait_for
 from tests.web.browser import cli
 
 
@@ -42,3 +47,35 @@ def test_a_revoked_webhook_is_refused_by_every_instance_within_a_second(
                     break
                 assert time.monotonic() - revoked_at < 1.0, "still accepted after 1 s"
                 time.sleep(0.02)
+
+
+def test_workers_need_postgresql(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "b24tel", "serve", "--workers", "2", "--data-dir",
+         str(tmp_path / "data"), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "--workers needs PostgreSQL" in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+def test_workers_share_the_port_on_postgresql(shared_postgres: str, tmp_path: Path) -> None:
+    env = {"B24TEL_DATABASE_URL": shared_postgres}
+    with ServeProcess(tmp_path / "data", env=env, args=("--workers", "2")) as server:
+        assert "with 2 worker processes" in server.output
+        parent = psutil.Process(server.proc.pid)
+        assert wait_for(lambda: len(_workers(parent)) == 2, 30), parent.children(recursive=True)
+        answered = [httpx.get(server.hook + "server.time").status_code for _ in range(40)]
+        assert answered == [200] * 40
+        workers = _workers(parent)
+        server.stop()
+        assert server.proc.returncode == 0
+        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def _workers(parent: psutil.Process) -> list[psutil.Process]:
+    """The worker processes (uvicorn spawns them through multiprocessing)."""
+    return [p for p in parent.children() if "multiprocessing" in " ".join(p.cmdline())
+            and "resource_tracker" not in " ".join(p.cmdline())]  # fmt: skip
