@@ -44,7 +44,7 @@ from b24tel.rest.authcache import AuthCache
 from b24tel.rest.endpoint import ANY_METHOD, endpoint_route, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.guard import Guard
-from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.limits import OperatingLimiter, RateLimiter, SharedRateLimiter
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
@@ -107,7 +107,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         db=db,
         registry=build_registry(),
-        rate_limiter=RateLimiter(clock, settings.rate_limit_params),
+        rate_limiter=(
+            RateLimiter(clock, settings.rate_limit_params)
+            if settings.is_sqlite
+            else SharedRateLimiter(clock, settings.rate_limit_params, db)
+        ),
         operating=OperatingLimiter(clock, settings.operating_limit),
         tz=ZoneInfo(settings.timezone),
         recordings=build_recordings(settings, clock),

@@ -1,11 +1,11 @@
 """Server-wide values kept in the database so every instance shares them (the server
-secret, the portal member id)."""
+secret, the portal member id, the request-rate buckets on PostgreSQL)."""
 
 from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import Boolean, Float, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +17,18 @@ class ServerState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RateBucket(Base):
+    """The leaky bucket of one webhook or application, shared by every instance
+    (rest/limits.SharedRateLimiter)."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[float] = mapped_column(Float)
+    at: Mapped[float] = mapped_column(Float)  # unix seconds of the last request
+    refused: Mapped[bool] = mapped_column(Boolean)  # whether that request was refused
 
 
 async def get_or_create(session: AsyncSession, key: str, make: str | None = None) -> str:

@@ -123,7 +123,7 @@ async def _handle(services: Platform, request: Request, timing: Timing, note: No
         _noted_caller(note, caller)
         if not spec.allowed_for(caller.scopes):
             raise errors.insufficient_scope()
-        services.rate_limiter.hit(caller.limit_key)
+        await services.rate_limiter.hit(caller.limit_key)
         decision = await services.faults.decide(note.kind, spec.name, faults.who(caller), params)
         note.fault = decision.label if decision else None
         early = await faults.before(decision)
@@ -265,7 +265,7 @@ async def run_endpoint(
             raise errors.insufficient_scope()
         limit_key = caller.limit_key
     if limit_key:
-        services.rate_limiter.hit(limit_key)
+        await services.rate_limiter.hit(limit_key)
     decision = None
     if kind:
         decision = await services.faults.decide(

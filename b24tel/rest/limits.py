@@ -1,8 +1,10 @@
 """Request-rate and operating-time limits (docs/reference/protocol.md, "Limits").
 
-Both are kept in the memory of one instance: behind a load balancer each instance limits
-on its own (docs/deployment.md). They exist so integrators can test their back-off against a
-server that behaves like the cloud; both are off by default.
+The request rate is kept in PostgreSQL when the server runs on it, so every instance
+counts against one bucket per webhook or application, as the cloud's limit is per portal;
+on SQLite (one instance) it is kept in memory. Operating time is kept per instance
+(docs/deployment.md). Both exist so integrators can test their back-off against a server
+that behaves like the cloud; both are off by default.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
+
 from b24tel import errors
 from b24tel.clock import Clock
+from b24tel.db.engine import Database
 
 WINDOW = 600.0  # the operating-time window: ten buckets of one minute
 BUCKET = 60.0
@@ -36,21 +41,53 @@ class RateLimiter:
     def pending_refusals(self) -> int:
         return sum(self._forced.values())
 
-    def hit(self, key: str) -> None:
+    async def hit(self, key: str) -> None:
         for forced_key in (key, None):
             if self._forced.get(forced_key, 0) > 0:
                 self._forced[forced_key] -= 1
                 raise errors.query_limit_exceeded()
         if self.params is None:
             return
-        burst, drain = self.params
+        if await self._over(key, *self.params):
+            raise errors.query_limit_exceeded()
+
+    async def _over(self, key: str, burst: int, drain: float) -> bool:
         now = self.clock.monotonic()
         level, last = self._levels.get(key, (0.0, now))
         level = max(0.0, level - (now - last) * drain)
         if level >= burst:
             self._levels[key] = (level, now)
-            raise errors.query_limit_exceeded()
+            return True
         self._levels[key] = (level + 1, now)
+        return False
+
+
+# one statement, atomic under concurrency: the row lock of ON CONFLICT orders the requests
+# of one key across instances; every SET expression reads the row as it was
+_SHARED_HIT = text("""
+INSERT INTO rate_buckets (key, level, at, refused) VALUES (:key, 1, :now, false)
+ON CONFLICT (key) DO UPDATE SET
+  refused = GREATEST(0, rate_buckets.level - (:now - rate_buckets.at) * :drain) >= :burst,
+  level = GREATEST(0, rate_buckets.level - (:now - rate_buckets.at) * :drain)
+        + CASE WHEN GREATEST(0, rate_buckets.level - (:now - rate_buckets.at) * :drain)
+                    >= :burst THEN 0 ELSE 1 END,
+  at = :now
+RETURNING refused
+""")
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same leaky bucket, kept in PostgreSQL for every instance (one round trip per
+    request while rate limiting is on)."""
+
+    def __init__(self, clock: Clock, params: tuple[int, float] | None, db: Database) -> None:
+        super().__init__(clock, params)
+        self.db = db
+
+    async def _over(self, key: str, burst: int, drain: float) -> bool:
+        values = {"key": key, "now": self.clock.time(), "drain": drain, "burst": burst}
+        async with self.db.transaction() as s:
+            return bool((await s.execute(_SHARED_HIT, values)).scalar_one())
 
 
 @dataclass

@@ -3,34 +3,56 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from b24tel.clock import FakeClock
+from b24tel.db.engine import Database
 from b24tel.errors import ApiError
-from b24tel.rest.limits import OperatingLimiter, RateLimiter
+from b24tel.rest.limits import OperatingLimiter, RateLimiter, SharedRateLimiter
 
 
-def test_leaky_bucket_refuses_above_burst_and_drains() -> None:
+async def _bucket_rules(clock: FakeClock, first: RateLimiter, second: RateLimiter) -> None:
+    """Three requests fit, the fourth is refused, one drains per second; ``first`` and
+    ``second`` are two instances (the same one in memory)."""
+    for limiter in (first, second, first):
+        await limiter.hit("k")
+    with pytest.raises(ApiError) as err:
+        await second.hit("k")
+    assert (err.value.status, err.value.code) == (503, "QUERY_LIMIT_EXCEEDED")
+    await first.hit("other")  # buckets are per webhook/app
+    clock.advance(1.0)
+    await second.hit("k")
+    with pytest.raises(ApiError):
+        await first.hit("k")
+
+
+async def test_leaky_bucket_refuses_above_burst_and_drains() -> None:
     clock = FakeClock()
     limiter = RateLimiter(clock, (3, 1.0))
-    for _ in range(3):
-        limiter.hit("k")
-    with pytest.raises(ApiError) as err:
-        limiter.hit("k")
-    assert (err.value.status, err.value.code) == (503, "QUERY_LIMIT_EXCEEDED")
-    limiter.hit("other")  # buckets are per webhook/app
-    clock.advance(1.0)
-    limiter.hit("k")
-    with pytest.raises(ApiError):
-        limiter.hit("k")
+    await _bucket_rules(clock, limiter, limiter)
 
 
-def test_forced_refusals() -> None:
+async def test_instances_share_one_bucket_on_postgresql(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite is one instance: its bucket is kept in memory")
+    clock, db = FakeClock(), Database(database_url)
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("DELETE FROM rate_buckets"))
+        await _bucket_rules(
+            clock, SharedRateLimiter(clock, (3, 1.0), db), SharedRateLimiter(clock, (3, 1.0), db)
+        )
+    finally:
+        await db.dispose()
+
+
+async def test_forced_refusals() -> None:
     limiter = RateLimiter(FakeClock(), None)
     limiter.refuse_next(2)
     for _ in range(2):
         with pytest.raises(ApiError):
-            limiter.hit("k")
-    limiter.hit("k")
+            await limiter.hit("k")
+    await limiter.hit("k")
 
 
 def test_operating_time_window() -> None:
