@@ -84,7 +84,10 @@ class Server:
 
 @contextmanager
 def b24tel_server(
-    env: dict[str, str] | None = None, database_url: str = "", hook: str = ""
+    env: dict[str, str] | None = None,
+    database_url: str = "",
+    hook: str = "",
+    args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """``b24tel serve`` in a fresh data directory (SQLite) or on ``database_url``. Its
     webhook is the one printed on first start, or ``hook`` for a database that has one."""
@@ -104,6 +107,7 @@ def b24tel_server(
                 str(port),
                 "--data-dir",
                 data,
+                *args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -265,12 +269,13 @@ def percentile(values: list[float], q: float) -> float:
 Step = Callable[[Connection, int, Result], "asyncio.Future[None]"]
 
 
-async def load(port: int, flow: Callable, concurrency: int, flows: int) -> Result:
-    """Run ``flows`` flows on ``concurrency`` connections; a flow records its own
-    requests (name → latency)."""
+async def load(port: int | list[int], flow: Callable, concurrency: int, flows: int) -> Result:
+    """Run ``flows`` flows on ``concurrency`` connections (spread over the ports given);
+    a flow records its own requests (name → latency)."""
     result = Result()
     counter = iter(range(flows))
-    conns = [Connection(port) for _ in range(concurrency)]
+    ports = port if isinstance(port, list) else [port]
+    conns = [Connection(ports[i % len(ports)]) for i in range(concurrency)]
 
     async def worker(conn: Connection) -> None:
         for index in counter:
