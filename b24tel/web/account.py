@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from b24tel import errors
 from b24tel.identity import CSRF_FIELD, SESSION_COOKIE
+from b24tel.rest.endpoint import page_form
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, html
 from b24tel.web.sessions import SESSION_TTL, Issued, Sessions, SignInError
@@ -74,7 +75,7 @@ def _signed_in(ctx: EndpointCtx, issued: Issued, target: str) -> Response:
 async def login(ctx: EndpointCtx) -> Response:
     if ctx.request.method != "POST":
         return _form(ctx)
-    form = await ctx.request.form(max_files=0, max_fields=10)
+    form = await page_form(ctx.request, 10)
     sent, expected = form.get(CSRF_FIELD), ctx.request.cookies.get(LOGIN_CSRF, "")
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise errors.csrf_refused()

@@ -14,6 +14,7 @@ from b24tel.events.models import Delivery
 from b24tel.faults import service as fault_rules
 from b24tel.faults.rules import RuleError, describe
 from b24tel.journal import queries
+from b24tel.rest.endpoint import page_form
 from b24tel.rest.params import php_int
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, Viewer, page, viewer
@@ -136,7 +137,7 @@ async def faults(ctx: EndpointCtx) -> Response:
 
 async def _add_rule(ctx: EndpointCtx) -> str:
     """Add the rule the form describes; the reason when it cannot be added."""
-    form = await ctx.request.form(max_files=0, max_fields=30)
+    form = await page_form(ctx.request, 30)
     data: dict[str, Any] = {
         k: str(form.get(k) or "").strip() for k in ("method", "caller", "kind", "param")
     }

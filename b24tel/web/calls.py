@@ -19,6 +19,7 @@ from b24tel.events.models import Delivery
 from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
 from b24tel.rest import links
+from b24tel.rest.endpoint import page_form
 from b24tel.rest.envelope import COMMON_HEADERS
 from b24tel.services import EndpointCtx, Services
 from b24tel.telephony import click, statistics
@@ -262,7 +263,7 @@ async def _transcript(s: Any, transcript_id: int | None) -> list[TranscriptLine]
 async def start_call(ctx: EndpointCtx) -> Response:
     """Click-to-call: ONEXTERNALCALLSTART to the connector, and the card for the call."""
     me = await viewer(ctx)
-    form = await ctx.request.form(max_files=0, max_fields=10)
+    form = await page_form(ctx.request, 10)
     number = form.get("number")
     if not isinstance(number, str) or not number.strip():
         raise errors.invalid_request("Give a phone number to call")

@@ -393,3 +393,21 @@ async def test_click_to_call_without_a_connector_says_why(
         "/calls/start", data={"number": " "}, headers={"x-csrf-token": csrf}
     )
     assert empty.status_code == 400 and empty.json()["error"] == "INVALID_REQUEST"
+
+
+async def test_forms_with_files_or_without_length_are_refused_in_our_words(
+    harness: Harness, hook: str
+) -> None:
+    csrf = await sign_in(harness, 1)
+    cookie = "; ".join(f"{k}={v}" for k, v in harness.client.cookies.items())
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"number\"; filename=\"x.txt\"\r\n"
+            b"Content-Type: text/plain\r\n\r\n+79160001234\r\n--b--\r\n")  # fmt: skip
+    headers = {"cookie": cookie, "x-csrf-token": csrf,
+               "content-type": "multipart/form-data; boundary=b"}  # fmt: skip
+    answer, _ = await harness.asgi("POST", "/calls/start", body=body, headers=headers)
+    assert answer.status_code == 400 and answer.json()["error"] == "INVALID_REQUEST"
+    # a form sent in chunks (no length) cannot say how big it is: refused unread
+    headers = {"cookie": cookie, "content-type": "application/x-www-form-urlencoded",
+               "transfer-encoding": "chunked"}  # fmt: skip
+    answer, read = await harness.asgi("POST", "/logout", body=b"", headers=headers)
+    assert answer.status_code == 413 and read == 0
