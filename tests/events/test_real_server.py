@@ -209,7 +209,10 @@ def test_an_in_flight_delivery_survives_a_kill(tmp_path: Path) -> None:
 def test_two_instances_deliver_every_event_exactly_once(
     tmp_path: Path, shared_postgres: str
 ) -> None:
-    env = {**FAST, "B24TEL_DATABASE_URL": shared_postgres}
+    # a handler slowed by 240 requests at once may answer after FAST's 1 s: that delivery
+    # would be retried (at least once, same idempotency key) and counted twice here; with
+    # a generous timeout a second receipt can only come from two workers sending one claim
+    env = {**FAST, "B24TEL_DATABASE_URL": shared_postgres, "B24TEL_EVENT_TIMEOUT": "10"}
     with (
         HandlerServer() as handler,
         ServeProcess(tmp_path / "a", env=env) as a,
