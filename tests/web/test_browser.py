@@ -263,6 +263,37 @@ def test_a_contact_named_like_html_is_shown_as_text(browser: Any, portal: Portal
     assert page.locator('img[src="x"]').count() == 0 and dialogs == []
 
 
+def test_integrator_pages_add_and_remove_a_fault_and_resend_an_event(
+    browser: Any, portal: Portal
+) -> None:
+    page = signed_in(browser, portal, 1)
+    page.goto(portal.url + "/admin/faults")
+    page.fill("input[name=method]", "crm.contact.list")
+    page.select_option("select[name=effect]", "proxy")
+    page.fill("input[name=value]", "418")  # not a proxy status: the form says why
+    page.click('form[action="/admin/faults"] button[type=submit]')
+    assert "proxy must be 502, 503 or 504" in page.locator(".error").inner_text()
+    page.fill("input[name=method]", "crm.contact.list")
+    page.select_option("select[name=effect]", "error")
+    page.fill("input[name=value]", "QUERY_LIMIT_EXCEEDED")
+    page.fill("input[name=times]", "1")
+    page.click('form[action="/admin/faults"] button[type=submit]')
+    assert "QUERY_LIMIT_EXCEEDED" in page.locator("table").inner_text()
+    refused = httpx.post(portal.hook + "crm.contact.list").json()
+    assert refused["error"] == "QUERY_LIMIT_EXCEEDED"
+    page.click("text=Remove")
+    assert "No rules" in page.locator("table").inner_text()
+
+    page.goto(portal.url + "/admin/deliveries")
+    rows = page.locator("table tbody tr")
+    assert "ONAPPINSTALL" in page.locator("table").inner_text()
+    before = rows.count()
+    page.locator("text=Send again").first.click()
+    assert page.url.endswith("/admin/deliveries") and rows.count() == before
+    page.goto(portal.url + "/admin/requests")
+    assert "crm.contact.list" in page.locator("#requests").inner_text()
+
+
 def _insert_calls(db: Path, count: int) -> None:
     """Finished calls written straight into the server's database (as an import would)."""
     start = dt.datetime(2026, 1, 1)
