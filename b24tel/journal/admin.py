@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from b24tel import errors
 from b24tel.journal import queries
+from b24tel.journal.models import JournalRow
 from b24tel.rest.envelope import json_response
 from b24tel.rest.params import php_int
 from b24tel.rest.registry import Registry
@@ -38,13 +39,19 @@ async def list_requests(ctx: EndpointCtx) -> Response:
     return json_response({"requests": [queries.as_dict(r) for r in rows]})
 
 
-async def show_request(ctx: EndpointCtx) -> Response:
-    await admin_only(ctx)
+async def requested_entry(ctx: EndpointCtx) -> JournalRow:
+    """The entry of the path's ``entry_id`` (the admin API and the web page), or 404."""
     entry_id = php_int(ctx.request.path_params.get("entry_id"))
     async with ctx.services.db.transaction(readonly=True) as s:
         row = await queries.entry(s, entry_id)
     if row is None:
         raise errors.ApiError("NOT_FOUND", f"No journal entry {entry_id}", 404)
+    return row
+
+
+async def show_request(ctx: EndpointCtx) -> Response:
+    await admin_only(ctx)
+    row = await requested_entry(ctx)
     found = queries.as_dict(row)
     found["curl"] = queries.curl(row, ctx.base_url)
     return json_response(found)

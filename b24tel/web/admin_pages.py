@@ -14,6 +14,7 @@ from b24tel.events.models import Delivery
 from b24tel.faults import service as fault_rules
 from b24tel.faults.rules import RuleError, describe
 from b24tel.journal import queries
+from b24tel.journal.admin import requested_entry
 from b24tel.rest.endpoint import page_form
 from b24tel.rest.params import php_int
 from b24tel.services import EndpointCtx
@@ -82,11 +83,7 @@ async def requests_feed(ctx: EndpointCtx) -> Response:
 
 async def request_page(ctx: EndpointCtx) -> Response:
     me = await _admin(ctx)
-    entry_id = php_int(ctx.request.path_params.get("entry_id"))
-    async with ctx.services.db.transaction(readonly=True) as s:
-        row = await queries.entry(s, entry_id)
-    if row is None:
-        raise errors.ApiError("NOT_FOUND", f"No journal entry {entry_id}", 404)
+    row = await requested_entry(ctx)
     entry = queries.as_dict(row)
     return page(
         ctx,
