@@ -107,7 +107,12 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # b24tel.access writes the access log, without secrets; uvicorn's own stays silent
+    # (a worker process of `serve --workers` configures logging after uvicorn has)
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

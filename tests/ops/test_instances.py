@@ -70,12 +70,23 @@ def test_workers_share_the_port_on_postgresql(shared_postgres: str, tmp_path: Pa
         answered = [httpx.get(server.hook + "server.time").status_code for _ in range(40)]
         assert answered == [200] * 40
         workers = _workers(parent)
+        # one access line per request, the server's own (uvicorn's would repeat it)
+        assert wait_for(lambda: server.output.count("b24tel.access") >= 40), server.output
+        assert "uvicorn.access" not in server.output
         server.stop()
         assert server.proc.returncode == 0
         assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
 
 
 def _workers(parent: psutil.Process) -> list[psutil.Process]:
-    """The worker processes (uvicorn spawns them through multiprocessing)."""
-    return [p for p in parent.children() if "multiprocessing" in " ".join(p.cmdline())
-            and "resource_tracker" not in " ".join(p.cmdline())]  # fmt: skip
+    """The running worker processes (uvicorn spawns them through multiprocessing; one it
+    has just replaced may linger as a zombie until reaped)."""
+    workers = []
+    for child in parent.children():
+        try:
+            command = " ".join(child.cmdline())
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+        if "multiprocessing" in command and "resource_tracker" not in command:
+            workers.append(child)
+    return workers
