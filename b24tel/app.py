@@ -34,6 +34,7 @@ from b24tel.identity import AUTH_CHANNEL
 from b24tel.journal import admin as journal_admin
 from b24tel.journal.writer import Journal
 from b24tel.ops import methods as ops_methods
+from b24tel.ops.maintenance import Maintenance
 from b24tel.ops.metrics import Metrics
 from b24tel.recordings import methods as recording_methods
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
@@ -196,6 +197,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # a credential revoked by any instance or command: resolve callers afresh
     listener.on(AUTH_CHANNEL, lambda _payload: services.auth_cache.clear())
     live = CardHub(services.db, listener)
+    maintenance = Maintenance(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -204,9 +206,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         await listener.start()
         if settings.event_delivery:
             await worker.start()
+        await maintenance.start()
         try:
             yield
         finally:
+            await maintenance.stop()
             live.close()
             await listener.stop()
             await services.background.join(timeout=settings.graceful_timeout)
@@ -233,4 +237,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     app.state.services = services
     app.state.event_worker = worker
     app.state.live = live
+    app.state.maintenance = maintenance
     return app

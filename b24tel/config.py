@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from b24tel.config_values import (
+    POSITIVE,
     S3_EXTRA_MISSING,
     SettingsError,
     check_storage_url,
@@ -151,6 +152,14 @@ class Settings:
         90,
         "Days a replaced recording stays available as an earlier version before "
         "`b24tel recordings gc` removes its bytes.",
+    )
+    recording_max_age_days: int = setting(
+        0,
+        "Days a recording is kept: older ones and their earlier versions are deleted (the "
+        "call stays; its RECORD_FILE_ID answers that retention deleted it). 0: forever.",
+    )
+    maintenance_interval: float = setting(
+        3600.0, "Seconds between maintenance runs (retention); one instance of many runs it."
     )
     record_url_allowlist: str = setting(
         "",
@@ -315,21 +324,12 @@ class Settings:
                 f"rate_limit must be one of off, standard, enterprise, custom "
                 f"(got {self.rate_limit!r})"
             )
-        for name in (
-            "max_body_size",
-            "max_unauthenticated_body",
-            "max_input_vars",
-            "max_input_nesting",
-            "event_timeout",
-            "event_retry_initial",
-            "event_retry_max",
-            "event_concurrency",
-            "event_poll_interval",
-            "journal_max_entries",
-            "journal_max_age_days",
-        ):
+        for name in POSITIVE:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        for name in ("recording_retention_days", "recording_max_age_days"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be 0 or more")
         if self.log_level.lower() not in LOG_LEVELS:
             raise SettingsError(
                 f"log_level must be one of {', '.join(LOG_LEVELS)} (got {self.log_level!r})"

@@ -7,6 +7,22 @@ import importlib.util
 import ipaddress
 from typing import Any
 
+# settings that must be above zero
+POSITIVE = (
+    "max_body_size",
+    "max_unauthenticated_body",
+    "max_input_vars",
+    "max_input_nesting",
+    "event_timeout",
+    "event_retry_initial",
+    "event_retry_max",
+    "event_concurrency",
+    "event_poll_interval",
+    "journal_max_entries",
+    "journal_max_age_days",
+    "maintenance_interval",
+)
+
 
 class SettingsError(ValueError):
     """A setting has a value of the wrong type or outside its allowed range."""

@@ -9,6 +9,7 @@ from b24tel.db.base import Base
 from b24tel.events import models as events_models  # noqa: F401
 from b24tel.faults import models as faults_models  # noqa: F401
 from b24tel.journal import models as journal_models  # noqa: F401
+from b24tel.ops import models as ops_models  # noqa: F401
 from b24tel.recordings import models as recordings_models  # noqa: F401
 from b24tel.telephony import models as telephony_models  # noqa: F401
 from b24tel.users import models as users_models  # noqa: F401

@@ -10,6 +10,7 @@ from b24tel.app import build_recordings
 from b24tel.cli.base import Ctx, run_db
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.ops import retention
 from b24tel.recordings import ops
 
 
@@ -55,16 +56,44 @@ def verify(obj: Ctx) -> None:
     type=int,
     help="Override recording_retention_days for this run.",
 )
+@click.option(
+    "--max-age-days",
+    default=None,
+    type=int,
+    help="Override recording_max_age_days for this run (0: keep recordings forever).",
+)
+@click.option(
+    "--batch-size",
+    default=retention.BATCH,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Recordings removed per transaction by retention.",
+)
 @click.pass_obj
-def gc(obj: Ctx, orphan_age: float, retention_days: int | None) -> None:
-    """Remove replaced versions past retention, orphaned objects and leftovers of
-    interrupted writes (the ones no running server holds)."""
+def gc(
+    obj: Ctx,
+    orphan_age: float,
+    retention_days: int | None,
+    max_age_days: int | None,
+    batch_size: int,
+) -> None:
+    """Remove recordings past recording_max_age_days, replaced versions past retention,
+    orphaned objects and leftovers of interrupted writes (the ones no running server
+    holds). Interrupted, a rerun finishes the job."""
     settings = obj.settings()
 
     async def work(db: Database) -> ops.Report:
         store = build_recordings(settings, Clock())
         try:
-            return await ops.gc(
+            expired = await retention.expire(
+                db,
+                store,
+                max_age_days=settings.recording_max_age_days
+                if max_age_days is None
+                else max_age_days,
+                batch=batch_size,
+            )
+            report = await ops.gc(
                 db,
                 store,
                 orphan_age=orphan_age,
@@ -72,6 +101,8 @@ def gc(obj: Ctx, orphan_age: float, retention_days: int | None) -> None:
                 if retention_days is None
                 else retention_days,
             )
+            report.actions[:0] = expired.actions
+            return report
         finally:
             await store.storage.close()
 

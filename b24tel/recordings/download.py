@@ -28,6 +28,21 @@ def not_found(file_id: int, status: int = 404) -> ApiError:
     return ApiError("ERROR_NOT_FOUND", f"Could not find entity with id `{file_id}`", status)
 
 
+# why a file's bytes are gone, as the client reads it (the reference keeps files forever:
+# a file it no longer has is simply not found, so the code stays ERROR_NOT_FOUND)
+GONE = {
+    "retention": "was deleted by retention (recording_max_age_days)",
+    "erasure": "was erased on request (b24tel erase)",
+}
+
+
+def gone(row: RecordingFile, status: int) -> ApiError:
+    reason = GONE.get(row.deleted_reason or "")
+    if reason is None:
+        return not_found(row.id, status)
+    return ApiError("ERROR_NOT_FOUND", f"File `{row.id}` {reason}", status)
+
+
 def bad_id() -> ApiError:
     return ApiError(
         "ERROR_ARGUMENT", "Invalid value of parameter {Parameter #0}", 400, {"argument": "id"}
@@ -42,8 +57,10 @@ async def live_file(
         raise bad_id()
     async with services.db.transaction(readonly=True) as session:
         row = await repo.get(session, file_id)
-    if row is None or row.deleted_at is not None:
+    if row is None:
         raise not_found(file_id, missing_status)
+    if row.deleted_at is not None:
+        raise gone(row, missing_status)
     return row
 
 

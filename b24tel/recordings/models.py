@@ -39,3 +39,6 @@ class RecordingFile(Base):
     replaced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     replaced_by: Mapped[int | None] = mapped_column(BigInt)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # why the bytes went: replaced (an earlier version past retention), retention
+    # (recording_max_age_days) or erasure (`b24tel erase`); None on older rows
+    deleted_reason: Mapped[str | None] = mapped_column(String(10))

@@ -84,7 +84,7 @@ async def gc(
         for row in await repo.expired_versions(s, now - dt.timedelta(days=retention_days)):
             with contextlib.suppress(FileNotFoundError):
                 await storage.delete(row.storage_key)
-            row.deleted_at = now
+            row.deleted_at, row.deleted_reason = now, "replaced"
             report.actions.append(
                 f"removed file {row.id} (replaced {row.replaced_at:%Y-%m-%d}, "
                 f"past {retention_days} days): {row.storage_key}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.recordings.models import RecordingFile
@@ -40,3 +40,41 @@ async def expired_versions(session: AsyncSession, before: dt.datetime) -> Sequen
         RecordingFile.deleted_at.is_(None),
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def created_before(
+    session: AsyncSession, before: dt.datetime, after_id: int, limit: int
+) -> Sequence[RecordingFile]:
+    """Files with bytes stored before `before` (current and earlier versions), by id."""
+    stmt = (
+        select(RecordingFile)
+        .where(
+            RecordingFile.deleted_at.is_(None),
+            RecordingFile.created_at < before,
+            RecordingFile.id > after_id,
+        )
+        .order_by(RecordingFile.id)
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def of_calls(session: AsyncSession, call_ids: Sequence[str]) -> Sequence[RecordingFile]:
+    """Every file of these calls whose bytes are kept, every version."""
+    stmt = (
+        select(RecordingFile)
+        .where(RecordingFile.call_id.in_(call_ids), RecordingFile.deleted_at.is_(None))
+        .order_by(RecordingFile.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def mark_deleted(
+    session: AsyncSession, ids: Sequence[int], at: dt.datetime, reason: str
+) -> None:
+    if ids:
+        await session.execute(
+            update(RecordingFile)
+            .where(RecordingFile.id.in_(ids), RecordingFile.deleted_at.is_(None))
+            .values(deleted_at=at, deleted_reason=reason)
+        )

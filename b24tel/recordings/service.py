@@ -10,16 +10,18 @@ unreferenced objects that ``b24tel recordings gc`` removes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.clock import Clock
+from b24tel.db.engine import Database
 from b24tel.recordings import audio
 from b24tel.recordings import repository as repo
 from b24tel.recordings.errors import StoreError
@@ -143,6 +145,21 @@ class Recordings:
         if old is not None and old.replaced_at is None:
             old.replaced_at = self.clock.now()
             old.replaced_by = new.id
+
+    # --- removal ------------------------------------------------------------------------
+
+    async def remove_files(self, db: Database, rows: Sequence[RecordingFile], reason: str) -> None:
+        """Remove the bytes of these files, then mark their rows deleted (for `reason`).
+
+        Objects first: a crash in between leaves live rows whose objects are already gone,
+        which the rerun that finishes the job deletes again (a missing object is fine) and
+        marks; the other order would leave objects no row points at. One short
+        transaction per call — no lock is held while the storage works."""
+        for row in rows:
+            with contextlib.suppress(FileNotFoundError):
+                await self.storage.delete(row.storage_key)
+        async with db.transaction() as session:
+            await repo.mark_deleted(session, [r.id for r in rows], self.clock.now(), reason)
 
 
 def folder_of(start: dt.datetime, tz: dt.tzinfo) -> str:

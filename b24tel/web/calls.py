@@ -16,6 +16,7 @@ from b24tel import errors
 from b24tel.crm.fields import ENTITIES
 from b24tel.crm.models import Activity
 from b24tel.events.models import Delivery
+from b24tel.recordings.download import GONE
 from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
 from b24tel.rest import links
@@ -214,7 +215,9 @@ async def call_page(ctx: EndpointCtx) -> Response:
     env = Env(
         ctx.caller, services.clock.now(), services.tz, services.settings.phone_region, services
     )
-    current = next((v for v in versions if v.id == stat.record_file_id and not v.deleted_at), None)
+    recorded = next((v for v in versions if v.id == stat.record_file_id), None)
+    current = recorded if recorded is not None and not recorded.deleted_at else None
+    removed = GONE.get(recorded.deleted_reason or "") if recorded is not None else None
     key = (stat.crm_entity_type or "", stat.crm_entity_id or 0)
     return page(
         ctx,
@@ -225,6 +228,7 @@ async def call_page(ctx: EndpointCtx) -> Response:
         status=status_of(stat),
         direction=DIRECTIONS.get(stat.incoming, stat.incoming),
         current=current,
+        removed=removed,
         player=play_url(services, current.id, me.user_id) if current else None,
         versions=[
             {"file": v, "play": None if v.deleted_at else play_url(services, v.id, me.user_id)}
