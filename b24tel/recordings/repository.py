@@ -69,6 +69,15 @@ async def of_calls(session: AsyncSession, call_ids: Sequence[str]) -> Sequence[R
     return (await session.execute(stmt)).scalars().all()
 
 
+async def erased_of_calls(
+    session: AsyncSession, call_ids: Sequence[str]
+) -> Sequence[RecordingFile]:
+    stmt = select(RecordingFile).where(
+        RecordingFile.call_id.in_(call_ids), RecordingFile.deleted_reason == "erasure"
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def mark_deleted(
     session: AsyncSession, ids: Sequence[int], at: dt.datetime, reason: str
 ) -> None:
