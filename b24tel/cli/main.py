@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from b24tel.cli import admin, devcert, erase, recordings, serve, toolkit, web  # noqa: F401 (web adds to users)
+from b24tel.cli import admin, backup, devcert, erase, recordings, serve, toolkit, web  # noqa: F401 (web adds to users)
 from b24tel.cli import events as event_commands
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
@@ -53,6 +53,8 @@ for command in (
     toolkit.faults_group,
     recordings.recordings,
     erase.erase,
+    backup.backup,
+    backup.restore,
     simulate_command,
     devcert.dev_cert,
 ):

@@ -161,7 +161,7 @@ def test_a_killed_erasure_is_finished_by_the_next(settings: Settings, clock: Clo
         return sum(
             1
             for p in objects.rglob("*")
-            if p.is_file() and p.relative_to(objects).parts[0] != "tmp"
+            if p.is_file() and p.relative_to(objects).parts[0] != ".tmp"
         )
 
     assert stored() == total

@@ -170,7 +170,7 @@ def test_a_killed_run_is_finished_by_the_next(settings: Settings, clock: Clock) 
         return sum(
             1
             for p in objects.rglob("*")
-            if p.is_file() and p.relative_to(objects).parts[0] != "tmp"
+            if p.is_file() and p.relative_to(objects).parts[0] != ".tmp"
         )
 
     assert stored() == total
