@@ -45,7 +45,12 @@ from b24tel.rest.authcache import AuthCache
 from b24tel.rest.endpoint import ANY_METHOD, endpoint_route, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.guard import Guard
-from b24tel.rest.limits import OperatingLimiter, RateLimiter, SharedRateLimiter
+from b24tel.rest.limits import (
+    OperatingLimiter,
+    RateLimiter,
+    SharedOperatingLimiter,
+    SharedRateLimiter,
+)
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
@@ -113,7 +118,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             if settings.is_sqlite
             else SharedRateLimiter(clock, settings.rate_limit_params, db)
         ),
-        operating=OperatingLimiter(clock, settings.operating_limit),
+        operating=(
+            OperatingLimiter(clock, settings.operating_limit)
+            if settings.is_sqlite
+            else SharedOperatingLimiter(clock, settings.operating_limit, db)
+        ),
         tz=ZoneInfo(settings.timezone),
         recordings=build_recordings(settings, clock),
         fetcher=build_fetcher(settings),

@@ -14,6 +14,7 @@ from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, require_data
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.ops import backup as ops
+from b24tel.ops import restore as restoring
 from b24tel.recordings.storage import RecordingStorage
 
 
@@ -51,7 +52,7 @@ def restore(obj: Ctx, archive: Path) -> None:
     """Restore a backup into an empty data dir and database (the settings' ones). If it is
     interrupted, run it again: it finishes."""
     settings = obj.settings()
-    outcome = _run(settings, lambda storage: ops.restore(settings, storage, archive))
+    outcome = _run(settings, lambda storage: restoring.restore(settings, storage, archive))
     for problem in outcome.problems:
         click.echo(f"PROBLEM {problem}")
     if outcome.problems:

@@ -1,5 +1,5 @@
 """Server-wide values kept in the database so every instance shares them (the server
-secret, the portal member id, the request-rate buckets on PostgreSQL)."""
+secret, the portal member id, the request-rate buckets and operating time on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,18 @@ class RateBucket(Base):
     level: Mapped[float] = mapped_column(Float)
     at: Mapped[float] = mapped_column(Float)  # unix seconds of the last request
     refused: Mapped[bool] = mapped_column(Boolean)  # whether that request was refused
+
+
+class OperatingTime(Base):
+    """Handler seconds of one webhook or application in one method and one minute, shared
+    by every instance (rest/limits.SharedOperatingLimiter)."""
+
+    __tablename__ = "operating_time"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    method: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bucket: Mapped[float] = mapped_column(Float, primary_key=True)  # unix seconds, minute start
+    seconds: Mapped[float] = mapped_column(Float)
 
 
 async def get_or_create(session: AsyncSession, key: str, make: str | None = None) -> str:

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
@@ -27,6 +27,7 @@ from b24tel.rest.journal import Entry
 log = logging.getLogger("b24tel.journal")
 FLUSH_INTERVAL = 0.25
 BUFFER = 20_000
+PRUNE_LOCK = {"key": 0x62323474656C4A31}  # an advisory-lock key of our own ("b24telJ1")
 
 
 def _text(value: Any) -> Any:
@@ -109,6 +110,13 @@ class Journal:
             await self._prune(s)
 
     async def _prune(self, s: Any) -> None:
+        # instances sharing one PostgreSQL database: the one holding this lock prunes, the
+        # others skip (their entries go at its next prune) instead of deleting the same
+        # rows at the same time and waiting on each other's row locks
+        if not self.db.is_sqlite:
+            got = await s.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), PRUNE_LOCK)
+            if not got.scalar_one():
+                return
         await s.execute(delete(JournalRow).where(JournalRow.at < self.clock.now() - self.max_age))
         newest = (await s.execute(select(func.max(JournalRow.id)))).scalar()
         if newest is not None and newest > self.max_entries:

@@ -1,5 +1,7 @@
-"""The server's maintenance job: recording retention every `maintenance_interval`
-seconds, run by one instance of many (ops/leases)."""
+"""The server's maintenance jobs: recording retention every `maintenance_interval` seconds,
+run by one instance of many (ops/leases); and, every minute on each instance, taking on
+RECORD_URL fetches that an instance which died left pending (each claimed by one
+instance: telephony/refetch)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from b24tel.ops import leases, retention
 from b24tel.services import Services
+from b24tel.telephony import refetch
 
 log = logging.getLogger("b24tel.maintenance")
 
@@ -20,34 +25,43 @@ class Maintenance:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.holder = secrets.token_hex(8)  # this instance
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def wanted(self) -> bool:
         return self.services.settings.recording_max_age_days > 0
 
     async def start(self) -> None:
+        jobs: list[tuple[float, Callable[[], Awaitable[Any]]]] = [
+            (refetch.SWEEP_INTERVAL, self.take_on_fetches)
+        ]
         if self.wanted:
-            self._task = asyncio.create_task(self._loop(), name="b24tel-maintenance")
+            jobs.append((self.services.settings.maintenance_interval, self.run_once))
+        self._tasks = [
+            asyncio.create_task(self._every(interval, job), name="b24tel-maintenance")
+            for interval, job in jobs
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
-    async def _loop(self) -> None:
-        interval = self.services.settings.maintenance_interval
+    async def _every(self, interval: float, job: Callable[[], Awaitable[Any]]) -> None:
         while True:
             try:
-                await self.run_once()
-            except Exception:  # the next round tries again; a run is resumable
+                await job()
+            except Exception:  # the next round tries again; every job is resumable
                 log.exception("maintenance failed")
             await asyncio.sleep(interval)
 
+    async def take_on_fetches(self) -> list[str]:
+        return await refetch.resume_abandoned(self.services)
+
     async def run_once(self) -> bool:
-        """One round, if this instance holds the lease. True when it ran."""
+        """One retention round, if this instance holds the lease. True when it ran."""
         services = self.services
         now = services.clock.now()
         ttl = services.settings.maintenance_interval

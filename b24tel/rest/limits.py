@@ -1,10 +1,10 @@
 """Request-rate and operating-time limits (docs/reference/protocol.md, "Limits").
 
-The request rate is kept in PostgreSQL when the server runs on it, so every instance
-counts against one bucket per webhook or application, as the cloud's limit is per portal;
-on SQLite (one instance) it is kept in memory. Operating time is kept per instance
-(docs/deployment.md). Both exist so integrators can test their back-off against a server
-that behaves like the cloud; both are off by default.
+The request rate and, while its limit is on, operating time are kept in PostgreSQL when the
+server runs on it, so every instance counts against one budget per webhook or application,
+as the cloud's limits are per portal; on SQLite (one instance) they are kept in memory.
+Both exist so integrators can test their back-off against a server that behaves like the
+cloud; both are off by default.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class OperatingLimiter:
         self.limit = limit
         self._buckets: dict[tuple[str, str], _Buckets] = defaultdict(_Buckets)
 
-    def check(self, key: str, method: str) -> None:
+    async def check(self, key: str, method: str) -> None:
         if self.limit <= 0:
             return
         buckets = self._buckets[(key, method.lower())]
@@ -121,7 +121,9 @@ class OperatingLimiter:
         if buckets.total() > self.limit:
             raise errors.operation_time_limit()
 
-    def record(self, key: str, method: str, started: float, duration: float) -> tuple[float, int]:
+    async def record(
+        self, key: str, method: str, started: float, duration: float
+    ) -> tuple[float, int]:
         """Count a finished call; return (``time.operating``, ``time.operating_reset_at``)."""
         buckets = self._buckets[(key, method.lower())]
         buckets.expire(started)
@@ -133,3 +135,55 @@ class OperatingLimiter:
                 buckets.sums.append(duration)
         reset_at = int(buckets.starts[0] + WINDOW) if buckets.starts else int(started) + 600
         return buckets.total(), reset_at
+
+
+_OPERATING_ADD = text("""
+INSERT INTO operating_time (key, method, bucket, seconds) VALUES (:key, :method, :bucket, :d)
+ON CONFLICT (key, method, bucket) DO UPDATE SET seconds = operating_time.seconds + :d
+""")
+_OPERATING_SUM = text("""
+SELECT coalesce(sum(seconds), 0), min(bucket) FROM operating_time
+WHERE key = :key AND method = :method AND bucket > :cutoff
+""")
+_OPERATING_EXPIRE = text("""
+DELETE FROM operating_time WHERE key = :key AND method = :method AND bucket <= :cutoff
+""")
+
+
+class SharedOperatingLimiter(OperatingLimiter):
+    """The same window, kept in PostgreSQL in one-minute buckets for every instance (two
+    round trips per request while the limit is on; with the limit off each instance keeps
+    the `time.operating` it reports in memory)."""
+
+    def __init__(self, clock: Clock, limit: float, db: Database) -> None:
+        super().__init__(clock, limit)
+        self.db = db
+
+    async def check(self, key: str, method: str) -> None:
+        if self.limit <= 0:
+            return
+        total, _ = await self._sum(key, method.lower(), self.clock.time(), None)
+        if total > self.limit:
+            raise errors.operation_time_limit()
+
+    async def record(
+        self, key: str, method: str, started: float, duration: float
+    ) -> tuple[float, int]:
+        if self.limit <= 0:
+            return await super().record(key, method, started, duration)
+        counted = duration if duration > MIN_COUNTED else None
+        total, first = await self._sum(key, method.lower(), started, counted)
+        reset_at = int(first + WINDOW) if first is not None else int(started) + 600
+        return total, reset_at
+
+    async def _sum(
+        self, key: str, method: str, now: float, add: float | None
+    ) -> tuple[float, float | None]:
+        names = {"key": key, "method": method, "cutoff": now - WINDOW}
+        async with self.db.transaction() as s:
+            if add is not None:
+                bucket = now - now % BUCKET
+                await s.execute(_OPERATING_ADD, {**names, "bucket": bucket, "d": add})
+                await s.execute(_OPERATING_EXPIRE, names)
+            total, first = (await s.execute(_OPERATING_SUM, names)).one()
+        return float(total), first

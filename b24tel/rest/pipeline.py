@@ -48,7 +48,7 @@ async def call(
     timing = timing or Timing(start=clock.time())
     if not spec.allowed_for(caller.scopes):
         raise errors.insufficient_scope(insufficient_scope_text)
-    services.operating.check(caller.limit_key, spec.name)
+    await services.operating.check(caller.limit_key, spec.name)
     start = php_int(params.pop("start", 0)) if "start" in params else 0
     ctx = CallContext(
         services=services,
@@ -70,7 +70,7 @@ async def call(
         raise
     finally:
         timing.handler_end = clock.time()
-        timing.operating, timing.operating_reset_at = services.operating.record(
+        timing.operating, timing.operating_reset_at = await services.operating.record(
             caller.limit_key,
             spec.name,
             timing.handler_start,

@@ -86,6 +86,7 @@ async def finish(
         crm_entity_type=call.crm_entity_type,
         crm_entity_id=call.crm_entity_id,
         record_fetch_status="pending" if p.record_url else None,
+        record_fetch_started_at=env.now if p.record_url else None,
     )
     stat.rest_app_name = await users.app_name(session, call.rest_app_id)
     await crm_calls.reassign(session, call.crm_created_entities or [], user_id, env.now)

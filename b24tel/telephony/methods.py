@@ -8,17 +8,13 @@ import logging
 from typing import Any
 
 from b24tel import errors as protocol
-from b24tel import logs
-from b24tel.errors import ApiError
 from b24tel.paging import ListResult
-from b24tel.rest.guard import unexpected
 from b24tel.rest.params import NoParams
 from b24tel.rest.registry import Registry
-from b24tel.services import Ctx, Services
+from b24tel.services import Ctx
 from b24tel.telephony import finish as finishing
-from b24tel.telephony import lines, records, statistics, transcripts, upload
+from b24tel.telephony import lines, records, refetch, statistics, transcripts, upload
 from b24tel.telephony import register as registering
-from b24tel.telephony import repository as repo
 from b24tel.telephony.errors import business_code
 from b24tel.telephony.rules import Env, set_card
 from b24tel.telephony.schemas import (
@@ -45,24 +41,6 @@ def env(ctx: Ctx, *, app_only: bool = False) -> Env:
     return Env(ctx.caller, ctx.now(), ctx.services.tz, settings.phone_region, ctx.services)
 
 
-async def fetch_finish_record(services: Services, call_id: str, url: str) -> None:
-    """finish's deprecated RECORD_URL, after the response (the reference downloads inside
-    the request): a failure is logged and kept on the statistic row, never an error."""
-    status, error = "done", None
-    try:
-        await records.attach_record_url(services, call_id, url)
-    except ApiError as exc:
-        status, error = "failed", exc.description
-        log.warning("RECORD_URL of %s not attached: %s", call_id, logs.redact(exc.description))
-    except Exception as exc:
-        # a defect, not the client's doing: the row must still leave `pending`
-        status, error = "failed", unexpected(exc, "", f"RECORD_URL of {call_id}").description
-    async with services.db.transaction() as s:
-        stat = await repo.statistic(s, call_id)
-        if stat is not None:
-            stat.record_fetch_status, stat.record_fetch_error = status, error
-
-
 def register(registry: Registry) -> None:
     method = functools.partial(registry.method, scope="telephony", business_code=business_code)
     upload.register(registry)
@@ -79,10 +57,7 @@ def register(registry: Registry) -> None:
         async with ctx.db.transaction() as s:
             result, stat = await finishing.finish(s, e, p)
         if stat.call_record_url:
-            ctx.services.background.spawn(
-                fetch_finish_record(ctx.services, stat.call_id, stat.call_record_url),
-                name=f"record-url {stat.call_id}",
-            )
+            refetch.spawn(ctx.services, stat.call_id, stat.call_record_url)
         return result
 
     @method("telephony.externalCall.show", params=ShowHideParams)

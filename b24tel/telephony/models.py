@@ -121,6 +121,9 @@ class Statistic(Base):
     # finish's deprecated RECORD_URL, fetched in the background: pending / done / failed
     record_fetch_status: Mapped[str | None] = mapped_column(String(10))
     record_fetch_error: Mapped[str | None] = mapped_column(Text)
+    # when the instance now fetching it took it on; a pending fetch whose instance died is
+    # taken on again by one other instance (telephony/refetch.py)
+    record_fetch_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class MissedCall(Base):

@@ -170,7 +170,7 @@ async def test_operating_limit(harness: Harness, oauth: tuple, fake_clock: FakeC
     hook = await harness.add_webhook(1)
     limiter = OperatingLimiter(fake_clock, 1.0)
     harness.services.operating = limiter
-    limiter.record("webhook:1", "user.get", fake_clock.time(), 1.5)
+    await limiter.record("webhook:1", "user.get", fake_clock.time(), 1.5)
     body = ok(await harness.call(hook, "server.time"))
     assert body["time"]["operating_reset_at"] == int(fake_clock.time()) + 600
     err(

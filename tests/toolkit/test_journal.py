@@ -9,6 +9,7 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from b24tel.clock import Clock
@@ -114,6 +115,34 @@ async def test_bounds_and_off_switch(settings: Settings, clock: Clock) -> None:
         await h.services.journal.flush()
         async with h.db.transaction(readonly=True) as s:
             assert (await s.execute(select(func.count(JournalRow.id)))).scalar_one() == 0
+
+
+async def test_one_instance_prunes_at_a_time_on_postgresql(
+    settings: Settings, clock: Clock
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("SQLite is one instance")
+    from sqlalchemy import text
+
+    from b24tel.journal.writer import PRUNE_LOCK
+
+    async with make_harness(settings.replace(journal_max_entries=10), clock) as h:
+        uid = await h.add_user(name="A", admin=True)
+        hook = await h.add_webhook(uid)
+
+        async def count() -> int:
+            async with h.db.transaction(readonly=True) as s:
+                return int((await s.execute(select(func.count(JournalRow.id)))).scalar_one())
+
+        async with h.db.transaction() as other:  # another instance, pruning right now
+            await other.execute(text("SELECT pg_advisory_xact_lock(:key)"), PRUNE_LOCK)
+            for _ in range(25):
+                await h.call(hook, "server.time")
+            await h.services.journal.flush()  # writes, does not wait, does not prune
+            assert await count() == 25
+        await h.call(hook, "server.time")
+        await h.services.journal.flush()
+        assert await count() == 10
 
 
 async def test_filters(harness: Harness, hook: str) -> None:

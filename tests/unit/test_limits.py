@@ -8,7 +8,12 @@ from sqlalchemy import text
 from b24tel.clock import FakeClock
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError
-from b24tel.rest.limits import OperatingLimiter, RateLimiter, SharedRateLimiter
+from b24tel.rest.limits import (
+    OperatingLimiter,
+    RateLimiter,
+    SharedOperatingLimiter,
+    SharedRateLimiter,
+)
 
 
 async def _bucket_rules(clock: FakeClock, first: RateLimiter, second: RateLimiter) -> None:
@@ -55,19 +60,50 @@ async def test_forced_refusals() -> None:
     await limiter.hit("k")
 
 
-def test_operating_time_window() -> None:
-    clock = FakeClock()
-    op = OperatingLimiter(clock, 1.0)
+async def _operating_rules(
+    clock: FakeClock, op: OperatingLimiter, other: OperatingLimiter, *, minutes: bool
+) -> None:
+    """``op`` and ``other`` are two instances (the same one in memory); ``minutes``: the
+    window's buckets start on whole minutes (shared) rather than at a first call (memory)."""
     t0 = clock.time()
-    operating, reset_at = op.record("k", "crm.lead.list", t0, 0.6)
-    assert operating == pytest.approx(0.6) and reset_at == int(t0 + 600)
-    op.record("k", "crm.lead.list", t0 + 1, 0.05)  # under 0.1 s: not counted
-    operating, _ = op.record("k", "crm.lead.list", t0 + 70, 0.6)
+    operating, reset_at = await op.record("k", "crm.lead.list", t0, 0.6)
+    assert operating == pytest.approx(0.6)
+    assert reset_at == int((t0 - t0 % 60 if minutes else t0) + 600)
+    await other.record("k", "crm.lead.list", t0 + 1, 0.05)  # under 0.1 s: not counted
+    operating, _ = await other.record("k", "crm.lead.list", t0 + 70, 0.6)
     assert operating == pytest.approx(1.2)
     clock.advance(71)
     with pytest.raises(ApiError) as err:
-        op.check("k", "CRM.LEAD.LIST")
+        await op.check("k", "CRM.LEAD.LIST")
     assert (err.value.status, err.value.code) == (429, "OPERATION_TIME_LIMIT")
-    op.check("k", "crm.contact.list")  # per method
+    await other.check("k", "crm.contact.list")  # per method
+    await op.check("other", "crm.lead.list")  # per webhook or application
     clock.advance(600)
-    op.check("k", "crm.lead.list")
+    await other.check("k", "crm.lead.list")
+
+
+async def test_operating_time_window() -> None:
+    clock = FakeClock()
+    op = OperatingLimiter(clock, 1.0)
+    await _operating_rules(clock, op, op, minutes=False)
+
+
+async def test_instances_share_operating_time_on_postgresql(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite is one instance: its operating time is kept in memory")
+    clock, db = FakeClock(), Database(database_url)
+    try:
+        async with db.transaction() as s:
+            await s.execute(text("DELETE FROM operating_time"))
+        await _operating_rules(
+            clock,
+            SharedOperatingLimiter(clock, 1.0, db),
+            SharedOperatingLimiter(clock, 1.0, db),
+            minutes=True,
+        )
+        # expired minutes are removed as new ones are counted
+        async with db.transaction(readonly=True) as s:
+            rows = (await s.execute(text("SELECT count(*) FROM operating_time"))).scalar_one()
+        assert rows <= 2
+    finally:
+        await db.dispose()
