@@ -1,19 +1,25 @@
 """Request throughput and latency of the call flow, against a baseline measured in the same
 run.
 
-Scenarios, at concurrency 1, 8 and 32 (keep-alive connections):
+Scenarios, at concurrency 1 and 8 from the Python generator (latency per method) and at 32
+from ``wrk`` (C, one thread: the load takes little of the server's CPU; bench/wrkload.py):
 
 - ``register``: telephony.externalCall.register only;
 - ``flow``: register → finish → attachRecord with a 100 KB recording (base64 in JSON);
   three requests per flow, counted as three.
 
 Servers: ``b24tel serve`` on SQLite and on PostgreSQL (``B24TEL_BENCH_DATABASE_URL``, default
-the local server; skipped when unreachable), and the baseline — a minimal Starlette app on
-the same uvicorn settings answering a fixed Bitrix-style envelope to the same requests.
-Prints requests/s, p50 and p99, and the ratio to the baseline; then the targets; then the
+the local server; skipped when unreachable), and two references measured in the same run:
+
+- the bare Starlette endpoint — a minimal app on the same uvicorn settings answering a fixed
+  Bitrix-style envelope (register at 32 only);
+- the SQL floor — the statements one register or flow executes, replayed through the raw
+  driver with no HTTP and no ORM (bench/floor.py).
+
+Prints requests/s, p50 and p99 and both ratios; then each target, met or not; then the
 request journal's overhead on a register's server time (journal on and off, alternating).
 
-    python bench/flow.py [--quick] [--journal-only]
+    python bench/flow.py [--quick] [--journal-only | --no-journal]
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import random
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import floor
+import wrkload
 from common import (
     PG_ENV,
     Result,
@@ -97,14 +106,27 @@ def flows_for(kind: str, concurrency: int, quick: bool) -> int:
     return max(concurrency * 4, base // (3 if quick else 1))
 
 
-def measure(port: int, hook: str, baseline: bool, quick: bool) -> dict[tuple[str, int], Result]:
-    out = {}
+def measure(port: int, hook: str, quick: bool) -> dict[tuple[str, int], Any]:
+    """Concurrency 1 and 8 from the Python generator (latency per method); 32 from wrk (the
+    generator when wrk cannot be had)."""
+    out: dict[tuple[str, int], Any] = {}
     for kind in ("register", "flow"):
-        for c in CONCURRENCY:
-            flow = scenario(kind, hook, baseline)
+        for c in (1, 8):
+            flow = scenario(kind, hook, False)
             asyncio.run(load(port, flow, c, c * 2))  # warm-up
             out[(kind, c)] = asyncio.run(load(port, flow, c, flows_for(kind, c, quick)))
+        out[(kind, 32)] = at_32(port, hook, kind, quick)
     return out
+
+
+def at_32(port: int, hook: str, kind: str, quick: bool) -> Any:
+    seconds = 4 if quick else 10
+    if wrkload.available():
+        script = wrkload.REGISTER if kind == "register" else wrkload.FLOW
+        wrkload.run(port, hook, script, connections=32, seconds=1, record=RECORD_B64)  # warm-up
+        return wrkload.run(port, hook, script, connections=32, seconds=seconds, record=RECORD_B64)
+    flow = scenario(kind, hook, not hook)
+    return asyncio.run(load(port, flow, 32, flows_for(kind, 32, quick)))
 
 
 def register_server_ms(lines: list[str]) -> list[float]:
@@ -145,18 +167,28 @@ def journal_overhead(quick: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter runs")
     parser.add_argument("--journal-only", action="store_true",
                         help="only the request journal's overhead")  # fmt: skip
+    parser.add_argument("--no-journal", action="store_true",
+                        help="skip the request journal's overhead")  # fmt: skip
     args = parser.parse_args()
     if args.journal_only:
         journal_overhead(args.quick)
         return
+    print(f"load at concurrency 32: {'wrk' if wrkload.available() else 'the Python generator'}")
+    seconds = 2.0 if args.quick else 5.0
+    floors: dict[str, dict[str, float]] = {"sqlite": {}, "postgresql": {}}
+    for kind in ("register", "flow"):
+        floors["sqlite"][kind] = floor.floor(kind, "", seconds)[0]
+        pg_floor = floor.pg_floor(kind, seconds)
+        if pg_floor:
+            floors["postgresql"][kind] = pg_floor[0]
     with baseline_server() as base:
-        baseline = measure(base.port, "", True, args.quick)
+        baseline = at_32(base.port, "/rest/1/code/", "register", args.quick)
     results: dict[str, dict] = {}
     with b24tel_server() as server:
-        results["sqlite"] = measure(server.port, server.hook, False, args.quick)
+        results["sqlite"] = measure(server.port, server.hook, args.quick)
     pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     try:
         url, drop = scratch_postgres(pg)
@@ -165,56 +197,63 @@ def main() -> None:
     else:
         try:
             with b24tel_server(database_url=url) as server:
-                results["postgresql"] = measure(server.port, server.hook, False, args.quick)
+                results["postgresql"] = measure(server.port, server.hook, args.quick)
         finally:
             drop()
-    rows = []
-    for kind in ("register", "flow"):
-        for c in CONCURRENCY:
-            b = baseline[(kind, c)]
-            rows.append(["baseline", kind, c, f"{b.rate:.0f}", ms(b, 0.5), ms(b, 0.99), "1.00"])
-            for db, res in results.items():
+    rows = [["baseline", "register", 32, f"{baseline.rate:.0f}", lat(baseline, 0.5),
+             lat(baseline, 0.99), "1.00", ""]]  # fmt: skip
+    for db, res in results.items():
+        for kind in ("register", "flow"):
+            for c in (1, 8, 32):
                 r = res[(kind, c)]
-                rows.append(
-                    [
-                        db,
-                        kind,
-                        c,
-                        f"{r.rate:.0f}",
-                        ms(r, 0.5),
-                        ms(r, 0.99),
-                        f"{r.rate / b.rate:.2f}",
-                    ]
-                )
-    print(table(["server", "scenario", "conc", "req/s", "p50 ms", "p99 ms", "ratio"], rows))
+                sql = floors[db].get(kind)
+                rows.append([db, kind, c, f"{r.rate:.0f}", lat(r, 0.5), lat(r, 0.99),
+                             f"{r.rate / baseline.rate:.3f}" if kind == "register" else "",
+                             f"{r.rate / sql:.3f}" if sql else ""])  # fmt: skip
+    for db, kinds in floors.items():
+        for kind, rate in kinds.items():
+            rows.append([f"{db} SQL floor", kind, "", f"{rate:.0f}", "", "", "", "1.000"])
+    print(table(["server", "scenario", "conc", "req/s", "p50 ms", "p99 ms", "÷ baseline",
+                 "÷ SQL floor"], rows))  # fmt: skip
     print()
-    targets(baseline, results)
-    print()
-    journal_overhead(args.quick)
+    targets(baseline, floors, results)
+    if not args.no_journal:
+        print()
+        journal_overhead(args.quick)
 
 
-def ms(result: Result, q: float) -> str:
+def lat(result: Any, q: float) -> str:
+    """p50 / p99 in ms, from the generator's samples or wrk's summary."""
+    if isinstance(result, wrkload.WrkResult):
+        return f"{(result.p50 if q == 0.5 else result.p99) * 1000:.1f}"
     return f"{percentile(result.all_latencies(), q) * 1000:.1f}"
 
 
-def targets(baseline: dict, results: dict) -> None:
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def targets(baseline: Any, floors: dict, results: dict) -> None:
     print("targets")
     for db, res in results.items():
-        reg = res[("register", 32)].rate / baseline[("register", 32)].rate
-        flow = res[("flow", 32)].rate / baseline[("flow", 32)].rate
-        print(
-            f"  {db}: register at 32 = {reg:.0%} of baseline (>= 30%: "
-            f"{'met' if reg >= 0.30 else 'NOT met'}); full flow at 32 = {flow:.0%} "
-            f"(>= 20%: {'met' if flow >= 0.20 else 'NOT met'})"
-        )
-        lat = res[("flow", 8)].latencies
+        reg = res[("register", 32)].rate
+        if "register" in floors[db]:
+            share = reg / floors[db]["register"]
+            print(f"  {db}: register at 32 = {share:.1%} of its SQL floor (>= 50%: "
+                  f"{verdict(share >= 0.50)})")  # fmt: skip
+        share = reg / baseline.rate
+        print(f"  {db}: register at 32 = {share:.1%} of the bare Starlette endpoint (>= 10%: "
+              f"{verdict(share >= 0.10)})")  # fmt: skip
+        if "flow" in floors[db]:
+            share = res[("flow", 32)].rate / floors[db]["flow"]
+            print(f"  {db}: full flow at 32 = {share:.1%} of its SQL floor (>= 40%: "
+                  f"{verdict(share >= 0.40)})")  # fmt: skip
+        lat8 = res[("flow", 8)].latencies
         for name, seconds in REFERENCE_SECONDS.items():
-            p99 = percentile(lat[name], 0.99)
+            p99 = percentile(lat8[name], 0.99)
             limit = seconds / 100
-            print(
-                f"  {db}: p99 {name} at 8 = {p99 * 1000:.1f} ms (< {limit * 1000:.1f} ms: "
-                f"{'met' if p99 < limit else 'NOT met'})"
-            )
+            print(f"  {db}: p99 {name} at 8 = {p99 * 1000:.1f} ms (<= {limit * 1000:.1f} ms: "
+                  f"{verdict(p99 <= limit)})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, or_, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from b24tel.events import catalog
 from b24tel.events.models import Delivery, EventBinding, OfflineEvent, OutgoingWebhook
@@ -121,27 +123,50 @@ async def emit(
     return [d.id for d in written]
 
 
+# the live bindings of every event, read once per transaction (register raises two events);
+# a flush may change them (an app revoked, a binding added), so it forgets them
+_MEMO = "b24tel.event_bindings"
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _forget_bindings(session: Session, _context: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
 async def _bindings(
     session: AsyncSession, event: str, only_app: int | None, app_only: bool
 ) -> list[tuple[EventBinding, App | None, OutgoingWebhook | None]]:
     """Bindings of live subscribers: installed, unrevoked applications and unrevoked
     outgoing webhooks."""
-    stmt = (
-        select(EventBinding, App, OutgoingWebhook)
-        .outerjoin(App, App.id == EventBinding.app_id)
-        .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
-        .where(EventBinding.event == event)
-        .order_by(EventBinding.id)
-    )
-    live_app = and_(App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None))
-    live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
-    if only_app is not None:
-        stmt = stmt.where(live_app, EventBinding.app_id == only_app)
-    elif app_only:
-        stmt = stmt.where(live_app)
-    else:
-        stmt = stmt.where(or_(live_app, live_hook))
-    return [(b, a, h) for b, a, h in (await session.execute(stmt)).all()]
+    rows = session.info.get(_MEMO)
+    if rows is None:
+        live_app = and_(
+            App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None)
+        )
+        live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
+        stmt = (
+            select(EventBinding, App, OutgoingWebhook)
+            .outerjoin(App, App.id == EventBinding.app_id)
+            .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
+            .where(or_(live_app, live_hook))
+            .order_by(EventBinding.id)
+        )
+        rows = [(b, a, h) for b, a, h in (await session.execute(stmt)).all()]
+        session.info[_MEMO] = rows
+    out = []
+    for binding, app, hook in rows:
+        if binding.event != event:
+            continue
+        app_live = app is not None and app.revoked_at is None and app.installed_at is not None
+        if only_app is not None:
+            wanted = app_live and binding.app_id == only_app
+        elif app_only:
+            wanted = app_live
+        else:
+            wanted = app_live or hook is not None
+        if wanted:
+            out.append((binding, app if app_live else None, hook))
+    return out
 
 
 async def _queue_offline(
