@@ -4,7 +4,8 @@ Modes: FILE_CONTENT in a JSON body, FILE_CONTENT in a form body, the two-step up
 (multipart), RECORD_URL (served from 127.0.0.1). The floor, measured in the same run:
 decoding the same base64, hashing it (sha256) and writing it to a file, in one process,
 without HTTP. Prints MB/s (of recording) and the ratio to the floor.
-Targets at 100 MB: upload URL and RECORD_URL >= 50 % of the floor, FILE_CONTENT >= 40 %.
+Targets at 100 MB: FILE_CONTENT in JSON, the upload URL and RECORD_URL >= 50 % of the floor;
+FILE_CONTENT in a form >= 40 %.
 
     python bench/ingest.py [--sizes 1,10,100] [--repeat 3]
 """
@@ -38,7 +39,7 @@ from common import (
 from b24tel.simulate import wav
 
 MB = 1024 * 1024
-TARGETS = {"json": 0.40, "form": 0.40, "upload": 0.50, "url": 0.50}
+TARGETS = {"json": 0.50, "form": 0.40, "upload": 0.50, "url": 0.50}
 
 
 def floor_seconds(b64: bytes, directory: str) -> float:

@@ -10,11 +10,12 @@ happened. The delivery worker sends them after the commit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -133,6 +134,19 @@ def _forget_bindings(session: Session, _context: Any) -> None:
     session.info.pop(_MEMO, None)
 
 
+@functools.cache
+def _live_bindings() -> Select[EventBinding, App, OutgoingWebhook]:
+    live_app = and_(App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None))
+    live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
+    return (
+        select(EventBinding, App, OutgoingWebhook)
+        .outerjoin(App, App.id == EventBinding.app_id)
+        .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
+        .where(or_(live_app, live_hook))
+        .order_by(EventBinding.id)
+    )
+
+
 async def _bindings(
     session: AsyncSession, event: str, only_app: int | None, app_only: bool
 ) -> list[tuple[EventBinding, App | None, OutgoingWebhook | None]]:
@@ -140,17 +154,7 @@ async def _bindings(
     outgoing webhooks."""
     rows = session.info.get(_MEMO)
     if rows is None:
-        live_app = and_(
-            App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None)
-        )
-        live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
-        stmt = (
-            select(EventBinding, App, OutgoingWebhook)
-            .outerjoin(App, App.id == EventBinding.app_id)
-            .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
-            .where(or_(live_app, live_hook))
-            .order_by(EventBinding.id)
-        )
+        stmt = _live_bindings()
         rows = [(b, a, h) for b, a, h in (await session.execute(stmt)).all()]
         session.info[_MEMO] = rows
     out = []

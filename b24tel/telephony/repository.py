@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Select, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,9 +31,16 @@ async def add(session: AsyncSession, obj: object) -> None:
     await session.flush()
 
 
+# statements of the register path, built once: building one costs more than running it on
+# SQLite (bench/flow.py)
+_LINE = select(ExternalLine).where(
+    ExternalLine.owner == bindparam("owner"), ExternalLine.number == bindparam("number")
+)
+
+
 async def line(session: AsyncSession, owner: int, number: str) -> ExternalLine | None:
-    stmt = select(ExternalLine).where(ExternalLine.owner == owner, ExternalLine.number == number)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    found = await session.execute(_LINE, {"owner": owner, "number": number})
+    return found.scalar_one_or_none()
 
 
 async def line_by_id(session: AsyncSession, line_id: int | None) -> ExternalLine | None:
@@ -82,20 +90,34 @@ async def dedup_candidate(
 ) -> Call | None:
     """An unfinished registration with the same keys in the last 30 minutes
     (docs/reference/telephony.md, "register")."""
+    values = {
+        "owner": owner,
+        "user_id": user_id,
+        "caller_id": caller_id,
+        "incoming": incoming,
+        "since": since,
+        "line_id": line_id,
+        "external_call_id": external_call_id,
+    }
+    stmt = _dedup_statement(line_id is not None, external_call_id is not None)
+    return (await session.execute(stmt, values)).scalar_one_or_none()
+
+
+@functools.cache
+def _dedup_statement(by_line: bool, by_external_id: bool) -> Select[Call]:
     stmt = select(Call).where(
-        Call.owner == owner,
-        Call.user_id == user_id,
-        Call.caller_id == caller_id,
-        Call.incoming == incoming,
+        Call.owner == bindparam("owner"),
+        Call.user_id == bindparam("user_id"),
+        Call.caller_id == bindparam("caller_id"),
+        Call.incoming == bindparam("incoming"),
         Call.finished_at.is_(None),
-        Call.date_create > since,
+        Call.date_create > bindparam("since"),
     )
-    if line_id is not None:
-        stmt = stmt.where(Call.external_line_id == line_id)
-    if external_call_id is not None:
-        stmt = stmt.where(Call.external_call_id == external_call_id)
-    stmt = stmt.order_by(Call.id.desc()).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
+    if by_line:
+        stmt = stmt.where(Call.external_line_id == bindparam("line_id"))
+    if by_external_id:
+        stmt = stmt.where(Call.external_call_id == bindparam("external_call_id"))
+    return stmt.order_by(Call.id.desc()).limit(1)
 
 
 async def set_card(
