@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import weakref
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import StreamingResponse
 
 from b24tel.crm.fields import ENTITIES
@@ -31,6 +33,12 @@ from b24tel.web.repository import DIRECTIONS
 
 HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
 STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itself)
+
+
+T = TypeVar("T")
+
+# put in every open stream's queue: read the shown cards afresh (a NOTIFY may be lost)
+RESYNC: dict[str, Any] = {"resync": True}
 
 
 class CardHub:
@@ -62,7 +70,13 @@ class CardHub:
 
     def _notified(self, payload: str) -> None:
         if not payload:
-            return  # listening again after a lost connection: nothing to replay
+            # listening again after a lost connection: what changed meanwhile is unknown,
+            # so every open page reads its shown cards afresh
+            for queues in self._queues.values():
+                for queue in queues:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        queue.put_nowait(RESYNC)
+            return
         try:
             change = json.loads(payload)
         except ValueError:
@@ -161,12 +175,32 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
                 if change is None:
                     yield b": keep-alive\n\n"
                     continue
+                if change is RESYNC:
+                    for found in await _again_if_reconnected(lambda: _shown_cards(db, user_id)):
+                        yield _event("card", found)
+                    continue
                 call_id = str(change.get("call_id", ""))
-                found = await card(db, call_id, user_id)
+                found = await _again_if_reconnected(functools.partial(card, db, call_id, user_id))
                 yield _event("card", found) if found else _event("gone", {"call_id": call_id})
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def _shown_cards(db: Database, user_id: int) -> list[dict[str, Any]]:
+    found = [await card(db, call_id, user_id) for call_id in await shown_now(db, user_id)]
+    return [f for f in found if f is not None]
+
+
+async def _again_if_reconnected(read: Callable[[], Awaitable[T]]) -> T:
+    """The read, once more if the database connection it got had been lost (the pool then
+    connects afresh): a page's stream outlives a database restart."""
+    try:
+        return await read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await read()
 
 
 async def _next(

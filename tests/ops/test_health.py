@@ -3,6 +3,7 @@ real server whose PostgreSQL goes away and comes back."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from pathlib import Path
@@ -171,3 +172,50 @@ def test_readiness_follows_the_database_without_a_restart(
                     call_id = registered.json()["result"]["CALL_ID"]  # SHOW defaults to 1
                     got = next(e for e in events if e[1].get("call_id") == call_id)
                     assert got[0] == "card"
+
+
+def test_a_card_shown_while_not_listening_reaches_open_pages(
+    shared_postgres: str, tmp_path: Path
+) -> None:
+    """The NOTIFY of a card is lost while the instance's LISTEN connection is down; when it
+    listens again, open pages read their shown cards afresh."""
+    url = make_url(shared_postgres)
+    with TcpProxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        env = {"B24TEL_DATABASE_URL": through}
+        with ServeProcess(tmp_path / "data", env=env) as server:
+            registered = httpx.post(
+                server.hook + "telephony.externalCall.register",
+                json={"USER_ID": 1, "PHONE_NUMBER": "+74951112244", "TYPE": 2, "SHOW": 0},
+            )
+            call_id = registered.json()["result"]["CALL_ID"]
+            link = cli(tmp_path / "data", "users", "login-link", "--user", "1",
+                       "--url", server.url, env=env)  # fmt: skip
+            with httpx.Client(base_url=server.url) as browser:
+                assert browser.get(link).status_code == 303
+                with browser.stream("GET", "/live", timeout=15) as stream:
+                    events = _events(stream, time.monotonic() + 20)
+                    # shown by someone whose NOTIFY this instance never hears: straight into
+                    # the database, then the instance's connections break and come back
+                    asyncio.run(_show_silently(shared_postgres, call_id))
+                    proxy.cut()
+                    proxy.restore()
+                    got = next(e for e in events if e[1].get("call_id") == call_id)
+                    assert got[0] == "card"
+
+
+async def _show_silently(database_url: str, call_id: str) -> None:
+    from b24tel.db.engine import Database
+
+    db = Database(database_url)
+    try:
+        async with db.transaction() as s:
+            await s.execute(
+                text(
+                    "INSERT INTO tel_call_cards (call_id, user_id, state, changed_at) "
+                    "VALUES (:c, 1, 'shown', now() at time zone 'utc')"
+                ),
+                {"c": call_id},
+            )
+    finally:
+        await db.dispose()
