@@ -195,6 +195,8 @@ class Eraser:
             stat.call_record_url = None
             stat.comment = self._scrub(stat.comment, key)
             stat.transcript_id, stat.transcript_pending = None, "N"
+            if stat.record_fetch_status == "pending":  # its RECORD_URL is gone with it
+                stat.record_fetch_status, stat.record_fetch_error = "failed", "erased"
         for call in (await s.execute(select(Call).where(Call.call_id.in_(call_ids)))).scalars():
             call.caller_id = ERASED
             call.comment = self._scrub(call.comment, key)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, select, update
 
 from b24tel.cli.main import cli
 from b24tel.clock import Clock
@@ -59,6 +59,13 @@ async def test_erasure_of_a_number_in_every_spelling(
         MESSAGES=[{"SIDE": "Client", "START_TIME": 0, "STOP_TIME": 2, "MESSAGE": "my number"}],
     )
     second = await call(harness, 1, "+79160001234", file=None, status=304, CRM_CREATE=1)
+    # its RECORD_URL fetch was left pending by an instance that died
+    async with harness.db.transaction() as s:
+        await s.execute(
+            update(Statistic)
+            .where(Statistic.call_id == second)
+            .values(call_record_url="http://127.0.0.1:9/x.mp3", record_fetch_status="pending")
+        )
     other = await call(harness, 1, "+7 916 555-00-00", CRM_CREATE=1)
     await harness.services.journal.flush()
 
@@ -88,6 +95,12 @@ async def test_erasure_of_a_number_in_every_spelling(
     by_id = {s["CALL_ID"]: s for s in stats}
     assert by_id[first]["PHONE_NUMBER"] == by_id[second]["PHONE_NUMBER"] == "[erased]"
     assert by_id[other]["PHONE_NUMBER"] == "+79165550000"
+    # nothing will fetch the erased call's RECORD_URL any more
+    assert by_id[second]["CALL_RECORD_URL"] in (None, "")
+    assert (by_id[second]["RECORD_FETCH_STATUS"], by_id[second]["RECORD_FETCH_ERROR"]) == (
+        "failed",
+        "erased",
+    )
     gone = (
         await harness.call(hook, "disk.file.get", {"id": by_id[first]["RECORD_FILE_ID"]})
     ).json()
