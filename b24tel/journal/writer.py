@@ -59,6 +59,9 @@ class Journal:
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # one flush at a time: a flush returns once everything recorded before it is
+        # written, also what a flush already under way had taken from the buffer
+        self._flushing = asyncio.Lock()
 
     def record(self, entry: Entry) -> None:
         if not self.enabled:
@@ -89,6 +92,10 @@ class Journal:
 
     async def flush(self) -> int:
         """Write what is buffered; prune to the bounds. Returns the rows written."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if not self._buffer:
             return 0
         batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
