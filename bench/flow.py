@@ -29,7 +29,6 @@ import asyncio
 import base64
 import json
 import os
-import random
 import statistics
 import sys
 from pathlib import Path
@@ -59,18 +58,6 @@ RECORD_B64 = base64.b64encode(wav(100_000)).decode()
 REFERENCE_SECONDS = {"register": 1.12, "finish": 2.30, "attachRecord": 2.40}
 
 
-def register_params(index: int) -> dict:
-    rng = random.Random(index)
-    return {
-        "USER_ID": 1,
-        "PHONE_NUMBER": f"+7 9{rng.randrange(10**9):09d}",
-        "TYPE": 2,
-        "LINE_NUMBER": "74950000000",
-        "EXTERNAL_CALL_ID": f"bench-{index}-{rng.random()}",
-        "SHOW": 0,
-    }
-
-
 def scenario(kind: str, hook: str, baseline: bool):  # type: ignore[no-untyped-def]
     method = (
         (lambda m: f"{hook}telephony.externalCall.{m}")
@@ -79,7 +66,9 @@ def scenario(kind: str, hook: str, baseline: bool):  # type: ignore[no-untyped-d
     )
 
     async def flow(conn, index: int, result: Result) -> None:  # type: ignore[no-untyped-def]
-        reg = await timed(conn, result, "register", method("register"), register_params(index))
+        reg = await timed(
+            conn, result, "register", method("register"), floor.register_params(index)
+        )
         if kind == "register":
             return
         call_id = reg["result"]["CALL_ID"] if not baseline else "externalCall.x.1"

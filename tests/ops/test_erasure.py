@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import Text, cast, func, select, update
@@ -29,6 +28,7 @@ from b24tel.recordings.models import RecordingFile
 from b24tel.telephony.models import Call, MissedCall, Statistic, Transcript
 from tests.api.test_recordings_ops import cli_env
 from tests.conftest import Harness, make_harness, reset_database
+from tests.ops.test_retention import stored_objects
 from tests.web.test_pages import MP3, call, rest
 
 NUMBER = "+7 916 000-12-34"
@@ -171,14 +171,9 @@ def test_a_killed_erasure_is_finished_by_the_next(settings: Settings, clock: Clo
                 await call(harness, 1, NUMBER if i % 2 else "89160001234")
 
     asyncio.run(seed())
-    objects = Path(settings.data_dir) / "recordings"
 
     def stored() -> int:
-        return sum(
-            1
-            for p in objects.rglob("*")
-            if p.is_file() and p.relative_to(objects).parts[0] != ".tmp"
-        )
+        return stored_objects(settings)
 
     assert stored() == total
     proc = subprocess.Popen(

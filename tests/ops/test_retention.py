@@ -154,6 +154,14 @@ async def test_a_lease_goes_to_one_claimant_and_lapses(harness: Harness) -> None
     assert await leases.claim(db, "job", "late", lapsed, 60)
 
 
+def stored_objects(settings: Settings) -> int:
+    """Recording objects in the local storage (not the files of writes under way)."""
+    objects = Path(settings.data_dir) / "recordings"
+    return sum(
+        1 for p in objects.rglob("*") if p.is_file() and p.relative_to(objects).parts[0] != ".tmp"
+    )
+
+
 def test_a_killed_run_is_finished_by_the_next(settings: Settings, clock: Clock) -> None:
     total = 150
 
@@ -164,14 +172,9 @@ def test_a_killed_run_is_finished_by_the_next(settings: Settings, clock: Clock) 
             return ids
 
     ids = asyncio.run(seed())
-    objects = Path(settings.data_dir) / "recordings"
 
     def stored() -> int:
-        return sum(
-            1
-            for p in objects.rglob("*")
-            if p.is_file() and p.relative_to(objects).parts[0] != ".tmp"
-        )
+        return stored_objects(settings)
 
     assert stored() == total
     proc = subprocess.Popen(
