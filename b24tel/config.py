@@ -11,7 +11,6 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, get_type_hints
 
 from b24tel.config_values import (
@@ -22,6 +21,7 @@ from b24tel.config_values import (
     coerce,
     database_driver_url,
     parse_networks,
+    resolved_dir,
 )
 
 __all__ = [
@@ -274,8 +274,7 @@ class Settings:
     def effective_database_url(self) -> str:
         if self.database_url:
             return database_driver_url(self.database_url)
-        path = Path(self.data_dir).resolve() / "b24tel.db"
-        return f"sqlite+aiosqlite:///{path}"
+        return f"sqlite+aiosqlite:///{resolved_dir(self.data_dir) / 'b24tel.db'}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -3,8 +3,10 @@ Separate from the registry (``b24tel.config``) so that it stays a list of settin
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 # settings that must be above zero
@@ -104,3 +106,10 @@ def coerce(name: str, kind: Any, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name}: cannot read {value!r} as {kind.__name__}") from exc
+
+
+@functools.lru_cache(maxsize=16)
+def resolved_dir(data_dir: str) -> Path:
+    """The data directory as an absolute path, resolved once: requests ask for it often
+    (the spool directory) and resolving walks the file system."""
+    return Path(data_dir).resolve()

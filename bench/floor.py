@@ -8,7 +8,7 @@ CALL_ID, a recording's storage key) get a fresh suffix per replay, so every repl
 same inserts the server does.
 
 SQLite is one writer: its floor is one connection replaying back to back. PostgreSQL's is
-as many connections as a server process's pool (10), replaying at once.
+as many connections as a server process's pool (30), replaying at once.
 
     python bench/floor.py [--seconds 5]
 """
@@ -37,7 +37,7 @@ from b24tel.simulate import wav
 
 RECORD_B64 = base64.b64encode(wav(100_000)).decode()
 KEY = re.compile(r"^\d{4}-\d{2}/[0-9a-f]{32}\.\w+$")
-PG_POOL = 10
+PG_POOL = 30  # b24tel.db.engine.POOL_SIZE
 
 
 @dataclass

@@ -9,7 +9,9 @@ from ``wrk`` (C, one thread: the load takes little of the server's CPU; bench/wr
   three requests per flow, counted as three.
 
 Servers: ``b24tel serve`` on SQLite and on PostgreSQL (``B24TEL_BENCH_DATABASE_URL``, default
-the local server; skipped when unreachable), and two references measured in the same run:
+the local server; skipped when unreachable) — on PostgreSQL also with ``--workers 2`` at
+concurrency 32 (shown, not a target: the targets are for one process) — and two references
+measured in the same run:
 
 - the bare Starlette endpoint — a minimal app on the same uvicorn settings answering a fixed
   Bitrix-style envelope (register at 32 only);
@@ -176,6 +178,7 @@ def main() -> None:
     with baseline_server() as base:
         baseline = at_32(base.port, "/rest/1/code/", "register", args.quick)
     results: dict[str, dict] = {}
+    workers: dict[str, Any] = {}
     with b24tel_server() as server:
         results["sqlite"] = measure(server.port, server.hook, args.quick)
     pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -187,6 +190,10 @@ def main() -> None:
         try:
             with b24tel_server(database_url=url) as server:
                 results["postgresql"] = measure(server.port, server.hook, args.quick)
+            # not a target (those are one process): what `--workers 2` adds on two cores
+            with b24tel_server(database_url=url, args=("--workers", "2")) as server:
+                workers = {kind: at_32(server.port, server.hook, kind, args.quick)
+                           for kind in ("register", "flow")}  # fmt: skip
         finally:
             drop()
     rows = [["baseline", "register", 32, f"{baseline.rate:.0f}", lat(baseline, 0.5),
@@ -199,6 +206,11 @@ def main() -> None:
                 rows.append([db, kind, c, f"{r.rate:.0f}", lat(r, 0.5), lat(r, 0.99),
                              f"{r.rate / baseline.rate:.3f}" if kind == "register" else "",
                              f"{r.rate / sql:.3f}" if sql else ""])  # fmt: skip
+    for kind, r in workers.items():
+        sql = floors["postgresql"].get(kind)
+        rows.append(["postgresql, 2 workers", kind, 32, f"{r.rate:.0f}", lat(r, 0.5),
+                     lat(r, 0.99), f"{r.rate / baseline.rate:.3f}" if kind == "register" else "",
+                     f"{r.rate / sql:.3f}" if sql else ""])  # fmt: skip
     for db, kinds in floors.items():
         for kind, rate in kinds.items():
             rows.append([f"{db} SQL floor", kind, "", f"{rate:.0f}", "", "", "", "1.000"])

@@ -253,6 +253,12 @@ class DecodedRequest:
             self.body.close()
         multipart.close_values(v for v in _walk(self.params) if v is not self.body)
 
+    def fingerprint_large_values(self) -> None:
+        """Have each big value take its size and sha256 as the method reads it (for the
+        request journal, which would otherwise read it a second time)."""
+        for value in _walk(self.params):
+            value.fingerprinting = True
+
 
 def _walk(node: Any) -> Iterator[Any]:
     stack = [node]

@@ -16,7 +16,6 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from b24tel import errors
+from b24tel.config_values import resolved_dir
 from b24tel.errors import ApiError, BusinessError
 from b24tel.identity import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Caller
 from b24tel.rest import auth, faults, links, pipeline
@@ -77,10 +77,6 @@ def base_url(services: Platform, request: Request) -> str:
     if services.settings.public_url:
         return services.settings.public_url.rstrip("/")
     return str(request.base_url).rstrip("/")
-
-
-def spool_dir(services: Platform) -> str:
-    return str(Path(services.settings.data_dir).resolve() / "tmp")
 
 
 def _note(services: Platform, request: Request, kind: str, method: str) -> Note:
@@ -183,7 +179,7 @@ async def _params_and_caller(
     rules = BodyRules(
         settings.max_body_size,
         limits,
-        spool_dir(services),
+        str(resolved_dir(settings.data_dir) / "tmp"),
         credentials_within=None if caller else settings.max_unauthenticated_body,
     )
     raw = RawBody("none")
@@ -200,6 +196,8 @@ async def _params_and_caller(
         caller = await _authenticate(services, request, None, token)
     params = {**query, **await decode_body(raw, spec.lazy, limits)}
     decoded.params = params
+    if services.journal.enabled:
+        decoded.fingerprint_large_values()
     check_values(params, spec.lazy)
     final = auth.pop_token(params, header)
     if route.webhook is None and final != token:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from b24tel import logs
 from b24tel.errors import ApiError
 from b24tel.paging import ListResult
-from b24tel.rest.spool import LargeValue, UploadedFile
+from b24tel.rest.spool import Fingerprint, LargeValue, UploadedFile
 
 # parameter and result keys whose values never reach the journal
 SECRET_KEYS = frozenset(
@@ -30,16 +30,21 @@ def elided(size: int, digest: str) -> dict[str, Any]:
     return {"elided": True, "size": size, "sha256": digest}
 
 
+def _fingerprint(value: LargeValue | UploadedFile) -> Fingerprint:
+    digest, size = hashlib.sha256(), 0
+    for chunk in value.iter_bytes():
+        digest.update(chunk)
+        size += len(chunk)
+    return Fingerprint(size, digest.hexdigest())
+
+
 def sanitize(value: Any, depth: int = 0) -> Any:
     """A JSON-ready copy for the journal (a list method's page: its rows)."""
     if isinstance(value, ListResult):
         value = value.items
     if isinstance(value, LargeValue | UploadedFile):
-        digest, size = hashlib.sha256(), 0
-        for chunk in value.iter_bytes():
-            digest.update(chunk)
-            size += len(chunk)
-        out = elided(size, digest.hexdigest())
+        seen = value.fingerprint or _fingerprint(value)  # taken when the method read it
+        out = elided(seen.size, seen.sha256)
         if isinstance(value, UploadedFile):
             out["filename"] = value.filename
         return out

@@ -9,10 +9,11 @@ chunk, so a 200 MB base64 recording costs a few megabytes of memory.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import unquote_to_bytes
@@ -134,6 +135,26 @@ async def spool(
 
 
 @dataclass
+class Fingerprint:
+    """Size and sha256 of a value's decoded bytes (what the request journal keeps of a big
+    value), taken while the method reads the value, so the journal need not read it again."""
+
+    size: int
+    sha256: str
+
+
+def _fingerprinting(
+    chunks: Iterator[bytes], done: Callable[[Fingerprint], None]
+) -> Iterator[bytes]:
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        yield chunk
+    done(Fingerprint(size, digest.hexdigest()))
+
+
+@dataclass
 class LargeValue:
     """A big parameter value still sitting in a spooled body.
 
@@ -145,6 +166,9 @@ class LargeValue:
     end: int
     kind: str
     _file: IO[bytes] | None = field(default=None, repr=False)
+    # the request journal wants the fingerprint: take it on the first read-through
+    fingerprinting: bool = field(default=False, repr=False)
+    fingerprint: Fingerprint | None = field(default=None, repr=False)
 
     @property
     def raw_size(self) -> int:
@@ -153,10 +177,17 @@ class LargeValue:
     def iter_bytes(self) -> Iterator[bytes]:
         raw = self.body.read_range(self.start, self.end)
         if self.kind == "json":
-            return json_unescape(raw)
-        if self.kind == "form":
-            return form_unescape(raw)
-        return raw
+            chunks = json_unescape(raw)
+        elif self.kind == "form":
+            chunks = form_unescape(raw)
+        else:
+            chunks = raw
+        if not self.fingerprinting or self.fingerprint is not None:
+            return chunks
+        return _fingerprinting(chunks, self._read_through)
+
+    def _read_through(self, fingerprint: Fingerprint) -> None:
+        self.fingerprint = fingerprint
 
     def text(self) -> str:
         return b"".join(self.iter_bytes()).decode("utf-8", errors="replace")
@@ -173,11 +204,21 @@ class UploadedFile:
     content_type: str
     file: IO[bytes]
     size: int
+    fingerprinting: bool = field(default=False, repr=False)
+    fingerprint: Fingerprint | None = field(default=None, repr=False)
 
     def iter_bytes(self) -> Iterator[bytes]:
+        if not self.fingerprinting or self.fingerprint is not None:
+            return self._chunks()
+        return _fingerprinting(self._chunks(), self._read_through)
+
+    def _chunks(self) -> Iterator[bytes]:
         self.file.seek(0)
         while chunk := self.file.read(CHUNK):
             yield chunk
+
+    def _read_through(self, fingerprint: Fingerprint) -> None:
+        self.fingerprint = fingerprint
 
 
 # --- streaming unescapes --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Call, MissedCall, Statistic
-from b24tel.telephony.rules import INCOMING_TYPES, Env, active_user, resolve_user
+from b24tel.telephony.rules import INCOMING_TYPES, Env, require_active, resolve_user
 from b24tel.telephony.schemas import FinishParams
 from b24tel.users import lookup as users
 
@@ -54,7 +54,7 @@ async def finish(
     # unlike the reference, one application cannot finish another's call
     if call is None or call.owner != env.owner:
         raise errors.call_not_found()
-    await active_user(session, user_id)
+    await require_active(session, user_id)
     # every check before any write: a failure here changes nothing
     values = (code, p.failed_reason, p.cost_currency, p.record_url)
     too_long = [

@@ -16,7 +16,7 @@ from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Call, ExternalLine
-from b24tel.telephony.rules import Env, active_user, new_call_id, resolve_user
+from b24tel.telephony.rules import Env, new_call_id, require_active, resolve_user
 from b24tel.telephony.schemas import RegisterParams
 from b24tel.users import lookup as users
 
@@ -54,7 +54,7 @@ async def register(session: AsyncSession, env: Env, p: RegisterParams) -> dict[s
         raise errors.bad_start_date()
     if not p.dialable:
         raise errors.bad_phone()
-    await active_user(session, user_id)
+    await require_active(session, user_id)
     caller_id = p.phone_number
     await repo.serialize_registration(session, env.owner, user_id, caller_id, p.call_type)
     line = await line_for_call(session, env, p.line_number)

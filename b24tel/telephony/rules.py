@@ -17,7 +17,6 @@ from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import WEBHOOK_OWNER
 from b24tel.users import lookup as users
-from b24tel.users.models import User
 
 # the reference's "incoming" call types: 2 incoming, 3 incoming redirected
 INCOMING_TYPES = ("2", "3")
@@ -49,11 +48,9 @@ async def resolve_user(session: AsyncSession, user_id: int, inner_digits: str | 
     return user_id
 
 
-async def active_user(session: AsyncSession, user_id: int) -> User:
-    user = await users.active_user(session, user_id)
-    if user is None:
+async def require_active(session: AsyncSession, user_id: int) -> None:
+    if not await users.is_active(session, user_id):
         raise errors.user_inactive()
-    return user
 
 
 def new_call_id(env: Env, user_id: int, phone: str) -> str:

@@ -25,6 +25,10 @@ async def active_user(session: AsyncSession, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
+async def is_active(session: AsyncSession, user_id: int) -> bool:
+    return await repo.is_active(session, user_id)
+
+
 async def active_by_inner(session: AsyncSession, digits: str) -> User | None:
     """The active user with this extension (the lowest id, should there be two)."""
     return await repo.active_user_by_inner(session, digits)

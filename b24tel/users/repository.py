@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.db.listen import notify
@@ -15,6 +15,18 @@ from b24tel.users.models import App, OAuthCode, OAuthToken, User, Webhook
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+# built once, run on the connection: no ORM object for a yes/no on the register and finish
+# paths (docs/benchmarks.md, "Request throughput, round two")
+_IS_ACTIVE = select(User.active).where(User.id == bindparam("id"))
+
+
+async def is_active(session: AsyncSession, user_id: int) -> bool:
+    """Whether ``user_id`` is an existing, active user (reads committed rows and this
+    unit of work's flushed ones)."""
+    conn = await session.connection()
+    return bool((await conn.execute(_IS_ACTIVE, {"id": user_id})).scalar())
 
 
 async def active_user_by_inner(session: AsyncSession, inner: str) -> User | None:

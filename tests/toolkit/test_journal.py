@@ -159,3 +159,28 @@ async def test_filters(harness: Harness, hook: str) -> None:
     assert len(await entries(harness, status="200")) == 2
     assert len(await entries(harness, caller="user:1")) == 2
     assert len(await entries(harness, since="1h")) == 3
+
+
+@pytest.mark.parametrize("known_call", [True, False])
+async def test_a_large_form_value_is_kept_as_sent_whether_or_not_the_method_read_it(
+    harness: Harness, hook: str, known_call: bool
+) -> None:
+    content = base64.b64encode((FIXTURES / "call-8k-mono.wav").read_bytes() * 8).decode()
+    call_id = "externalCall.none.1"
+    if known_call:
+        new = {"USER_ID": 1, "PHONE_NUMBER": "+79160001234", "TYPE": 2}
+        reg = await harness.call(HOOK, "telephony.externalCall.register", new)
+        call_id = reg.json()["result"]["CALL_ID"]
+        await harness.call(HOOK, "telephony.externalCall.finish",
+                           {"CALL_ID": call_id, "USER_ID": 1, "DURATION": 5})  # fmt: skip
+    answer = await harness.client.post(
+        HOOK + "telephony.externalCall.attachRecord",
+        data={"CALL_ID": call_id, "FILENAME": "a.wav", "FILE_CONTENT": content},
+    )
+    assert answer.status_code == (200 if known_call else 400), answer.text
+    [entry] = await entries(harness, method="*attachRecord")
+    assert entry.encoding == "form"
+    assert entry.params["FILE_CONTENT"] == {
+        "elided": True, "size": len(content),
+        "sha256": hashlib.sha256(content.encode()).hexdigest(),
+    }  # fmt: skip

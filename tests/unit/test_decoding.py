@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -152,3 +153,25 @@ def test_slices_never_cut_an_escape(text: bytes) -> None:
         pieces = list(spool._slices(text, size))
         assert b"".join(pieces) == text
         assert b"".join(unquote_to_bytes(p) for p in pieces) == unquote_to_bytes(text)
+
+
+async def test_a_large_value_read_to_its_end_keeps_its_fingerprint() -> None:
+    """What the request journal keeps of a big value (its size and sha256, as sent) is taken
+    while the method reads it, so the journal does not read the body a second time."""
+    raw, b64 = _payload(1_500_000)  # more than one chunk
+    body = ("CALL_ID=c1&FILE_CONTENT=" + quote(b64, safe="")).encode()
+    d = await decode("", "application/x-www-form-urlencoded", body)
+    value = d.params["FILE_CONTENT"]
+    assert isinstance(value, LargeValue)
+    b"".join(value.iter_bytes())
+    assert value.fingerprint is None  # nobody asked for one
+    d.fingerprint_large_values()
+    chunks = value.iter_bytes()
+    first = next(chunks)
+    assert value.fingerprint is None  # not read through yet
+    assert first + b"".join(chunks) == b64.encode()
+    assert value.fingerprint == spool.Fingerprint(
+        len(b64), hashlib.sha256(b64.encode()).hexdigest()
+    )
+    # later reads hand out the same bytes without hashing them again
+    assert base64.b64decode(b"".join(value.iter_bytes())) == raw

@@ -1,0 +1,149 @@
+"""SQLite through aiosqlite with one thread hand-off per statement.
+
+aiosqlite runs every call of the ``sqlite3`` module in its own thread; SQLAlchemy's adapter
+makes four such calls for one statement (create the cursor, execute, fetch, close), each a
+round trip through a queue, a thread wake-up and the event loop — about 100 µs apiece, while
+the statement itself takes a few. Writers of one process take turns (SQLite has one writer),
+so those hand-offs, not the SQL, set how many write transactions a second the server can
+commit (docs/benchmarks.md, "Request throughput, round two").
+
+This dialect is the stock ``sqlite+aiosqlite`` one with a cursor that does the whole
+statement — create, execute, fetch every row, close — in one call on aiosqlite's thread,
+and keeps the description, row count and last row id it read there. Everything else
+(transactions, pooling, errors, server-side cursors for streamed reads) is SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from threading import Thread
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+DRIVER = "sqlite+b24tel_aiosqlite"
+
+_Outcome = tuple[Any, int, int | None, list[Any] | None]
+
+
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """On aiosqlite's thread: the statement from cursor to closed cursor."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # no driver cursor: each statement makes and closes its own on the thread
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    async def _async_soft_close(self) -> None:
+        return None  # the driver cursor is closed already
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_(self._statement(operation, parameters, many=False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            return await_(self._statement(operation, seq_of_parameters, many=True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _statement(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        driver = self._connection
+        async with self._adapt_connection._execute_mutex:
+            outcome: _Outcome = await driver._execute(_run, driver._conn, operation, parameters,
+                                                      many)  # fmt: skip
+        self._description, self._rowcount, self._lastrowid, rows = outcome
+        self._rows = collections.deque(rows or ())
+
+    def nextset(self) -> None:
+        return None  # sqlite3 has one result set per statement
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        return None
+
+
+class _Connection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneHopCursor
+
+
+class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        connection = self.aiosqlite.connect(*arg, **kw)
+        # a pooled connection must not keep the process alive at exit (SQLAlchemy's stock
+        # adapter does the same)
+        if isinstance(connection, Thread):
+            connection.daemon = True
+        else:
+            connection._thread.daemon = True
+        return _Connection(self, await_(connection))
+
+
+class OneHopDialect(SQLiteDialect_aiosqlite):
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> AsyncAdapt_aiosqlite_dbapi:
+        import aiosqlite
+
+        return _DBAPI(aiosqlite, sqlite3)
+
+
+def available() -> bool:
+    """The private hand-off this cursor uses exists in the installed aiosqlite."""
+    import aiosqlite
+
+    return callable(getattr(aiosqlite.Connection, "_execute", None)) and hasattr(
+        aiosqlite.Connection, "_conn"
+    )
+
+
+registry.register(DRIVER.replace("+", "."), __name__, "OneHopDialect")
