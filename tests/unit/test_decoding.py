@@ -7,9 +7,11 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from b24tel.errors import ApiError
 from b24tel.rest import spool
@@ -175,3 +177,11 @@ async def test_a_large_value_read_to_its_end_keeps_its_fingerprint() -> None:
     )
     # later reads hand out the same bytes without hashing them again
     assert base64.b64decode(b"".join(value.iter_bytes())) == raw
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(
+    [b"%", b"2", b"B", b"b", b"f", b"3", b"D", b"=", b"+", b" ", b"\n", b"\r", b"\t", b"_",
+     b"g", b"%25", b"%2B", b"%e9", b"\xe9", b"A", b"/"]), max_size=40).map(b"".join))  # fmt: skip
+def test_form_unescape_is_exactly_percent_decoding(data: bytes) -> None:
+    assert spool.unquote_form(data) == unquote_to_bytes(data.replace(b"+", b" "))
