@@ -144,6 +144,13 @@ def run_backend(name: str, database_url: str, total: int) -> tuple[Tally, str, f
     return tally, log, seconds
 
 
+def log_excerpts(log: str, marks: tuple[str, ...], most: int = 3) -> list[str]:
+    """The server log around its first tracebacks and unexpected errors."""
+    lines = log.splitlines()
+    hits = [i for i, line in enumerate(lines) if any(mark in line for mark in marks)]
+    return ["\n".join(lines[max(0, i - 3) : i + 40]) for i in hits[:most]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=50_000)
@@ -172,6 +179,8 @@ def main() -> None:
         )  # fmt: skip
         for example in tally.examples:
             print(f"  {backend}: {example}")
+        for excerpt in log_excerpts(log, ("Traceback", "unexpected error")):
+            print(f"  {backend} server log:\n{excerpt}")
     headers = ["database", "requests", "req/s", ">=500", "not JSON", "tracebacks", "statuses"]
     print(table(headers, rows))
     sys.exit(1 if failed else 0)
