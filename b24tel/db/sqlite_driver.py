@@ -5,7 +5,7 @@ makes four such calls for one statement (create the cursor, execute, fetch, clos
 round trip through a queue, a thread wake-up and the event loop — about 100 µs apiece, while
 the statement itself takes a few. Writers of one process take turns (SQLite has one writer),
 so those hand-offs, not the SQL, set how many write transactions a second the server can
-commit (docs/benchmarks.md, "Request throughput, round two").
+commit (docs/benchmarks.md, "Request throughput, round two — second part").
 
 This dialect is the stock ``sqlite+aiosqlite`` one with a cursor that does the whole
 statement — create, execute, fetch every row, close — in one call on aiosqlite's thread,
@@ -53,13 +53,15 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:
         # no driver cursor: each statement makes and closes its own on the thread
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
         self._soft_closed_memoized = EMPTY_DICT
+        self._arraysize = 1  # the DB-API default, what fetchmany() takes without a size
         self._rows = collections.deque()
         self._description: Any = None
         self._rowcount = -1
@@ -72,6 +74,14 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def rowcount(self) -> int:
         return self._rowcount
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     @property
     def lastrowid(self) -> int:

@@ -50,6 +50,8 @@ async def test_rows_counts_and_ids_are_those_of_the_statement(db: Database) -> N
         assert rows == ["a", "b!", "c!", "d!"]
         streamed = await s.stream(text("SELECT id FROM t ORDER BY id"))
         assert [row async for row in streamed.scalars()] == [1, 2, 3, 4]
+        batches = (await s.execute(text("SELECT id FROM t ORDER BY id"))).partitions()
+        assert [len(batch) for batch in batches] == [1, 1, 1, 1]  # fetchmany() of arraysize
 
 
 async def test_errors_and_rollback_are_as_before(db: Database) -> None:
