@@ -16,6 +16,7 @@ import asyncio
 import collections
 import dataclasses
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -144,10 +145,14 @@ def run_backend(name: str, database_url: str, total: int) -> tuple[Tally, str, f
     return tally, log, seconds
 
 
-def log_excerpts(log: str, marks: tuple[str, ...], most: int = 3) -> list[str]:
+TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.MULTILINE)
+UNEXPECTED = re.compile(r"^\S+ \S+ ERROR b24tel\.\S+ unexpected error in ", re.MULTILINE)
+
+
+def log_excerpts(log: str, marks: tuple[re.Pattern[str], ...], most: int = 3) -> list[str]:
     """The server log around its first tracebacks and unexpected errors."""
     lines = log.splitlines()
-    hits = [i for i, line in enumerate(lines) if any(mark in line for mark in marks)]
+    hits = [i for i, line in enumerate(lines) if any(mark.match(line) for mark in marks)]
     return ["\n".join(lines[max(0, i - 3) : i + 40]) for i in hits[:most]]
 
 
@@ -169,8 +174,10 @@ def main() -> None:
         finally:
             if drop:
                 drop()
-        tracebacks = log.count("Traceback")
-        unexpected = log.count("unexpected error")
+        # whole lines only: the fuzzer's own values ("Traceback" among them) reach the
+        # access log inside request lines
+        tracebacks = len(TRACEBACK.findall(log))
+        unexpected = len(UNEXPECTED.findall(log))
         failed |= bool(tally.errors_5xx or tally.not_json or tracebacks or unexpected)
         rows.append(
             [backend, tally.requests, f"{tally.requests / seconds:.0f}", tally.errors_5xx,
@@ -179,7 +186,7 @@ def main() -> None:
         )  # fmt: skip
         for example in tally.examples:
             print(f"  {backend}: {example}")
-        for excerpt in log_excerpts(log, ("Traceback", "unexpected error")):
+        for excerpt in log_excerpts(log, (TRACEBACK, UNEXPECTED)):
             print(f"  {backend} server log:\n{excerpt}")
     headers = ["database", "requests", "req/s", ">=500", "not JSON", "tracebacks", "statuses"]
     print(table(headers, rows))
