@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.base import INT64
 from b24tel.db.filters import FieldDef, build_order, build_where, page
 from b24tel.events import errors as event_errors
 from b24tel.events.models import OfflineEvent
@@ -108,7 +109,9 @@ async def clear(session: AsyncSession, w: Who, p: OfflineClearParams) -> bool:
     stmt = delete(OE).where(OE.app_id == w.app_id, OE.process_id == p.process_id)
     ids = [str(i) for i in p.id]
     if ids:
-        stmt = stmt.where(OE.id.in_([int(i) for i in ids if i.isdigit()]))
+        # what is not a row id (a word, "²", past 64 bits) matches no row
+        numbers = [int(i) for i in ids if i.isdecimal()]
+        stmt = stmt.where(OE.id.in_([n for n in numbers if n < INT64]))
     elif p.message_id:
         stmt = stmt.where(OE.message_id.in_([str(m) for m in p.message_id]))
     await session.execute(stmt)

@@ -99,7 +99,7 @@ class SafeFetcher:
                 if response.status_code != 200:
                     raise http_error(response.status_code)
                 declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.policy.max_size:
+                if declared and declared.isdecimal() and int(declared) > self.policy.max_size:
                     raise _too_big(self.policy.max_size)
                 total = 0
                 async for chunk in response.aiter_bytes(CHUNK):

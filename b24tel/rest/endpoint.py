@@ -332,7 +332,7 @@ async def page_form(request: Request, max_fields: int = 30) -> FormData:
     """The fields of a page's form (read once; Starlette keeps it): small, without files,
     and refused in our words when it is not (never Starlette's plain-text 400)."""
     length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_PAGE_FORM:
+    if not length.isdecimal() or int(length) > MAX_PAGE_FORM:
         raise errors.body_too_large(MAX_PAGE_FORM)
     try:
         return await request.form(max_files=0, max_fields=max_fields)

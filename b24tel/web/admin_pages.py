@@ -144,7 +144,7 @@ async def _add_rule(ctx: EndpointCtx) -> str:
         return "Choose an effect"
     kind = EFFECTS[effect]
     data[effect] = (
-        True if kind is bool else int(value) if kind is int and value.isdigit() else value
+        True if kind is bool else int(value) if kind is int and value.isdecimal() else value
     )
     for name in ("times", "status"):
         raw = str(form.get(name) or "").strip()

@@ -60,7 +60,7 @@ async def entity_list(ctx: EndpointCtx) -> Response:
         stmt = stmt.where(or_(*matches))
     page_no = ctx.query.get("page")
     number = (
-        int(page_no) if isinstance(page_no, str) and page_no.isdigit() and len(page_no) < 7 else 1
+        int(page_no) if isinstance(page_no, str) and page_no.isdecimal() and len(page_no) < 7 else 1
     )
     async with ctx.services.db.transaction(readonly=True) as s:
         total = await s.scalar(select(func.count()).select_from(stmt.subquery()))

@@ -75,7 +75,7 @@ class CallFilter:
             },
             sort=get("sort") if get("sort") in SORTS else "time",
             order="asc" if get("order") == "asc" else "desc",
-            page=max(1, min(int(page), 10**6)) if page.isdigit() else 1,
+            page=max(1, min(int(page), 10**6)) if page.isdecimal() else 1,
         )
 
     def query(self, **changes: Any) -> dict[str, str]:

@@ -84,6 +84,19 @@ async def test_errors_and_partial_clears(ev: Harness, admin_app: App) -> None:
     assert r.status_code == 400 and r.json()["error"] == "ERROR_ARGUMENT"
 
 
+async def test_clear_ignores_what_is_not_a_row_id(ev: Harness, admin_app: App) -> None:
+    """Found by the fuzz run: an ID past 64 bits was a 500 on PostgreSQL."""
+    await result(admin_app, "event.bind", {"event": "ONCRMLEADADD", "event_type": "offline"})
+    for n in range(2):
+        await ev.call(HOOK, "crm.lead.add", {"fields": {"TITLE": f"L{n}"}})
+    got = await result(admin_app, "event.offline.get", {"clear": 0, "process_id": "p1"})
+    first, second = got["events"]
+    odd = ["9223372036854775808", "99999999999999999999999", "²", "x", first["ID"]]
+    assert await result(admin_app, "event.offline.clear", {"process_id": "p1", "id": odd})
+    again = await result(admin_app, "event.offline.get", {"clear": 0, "process_id": "p1"})
+    assert [e["ID"] for e in again["events"]] == [second["ID"]]
+
+
 async def test_filters_order_and_limit(ev: Harness, admin_app: App) -> None:
     await result(admin_app, "event.bind", {"event": "ONCRMDEALADD", "event_type": "offline"})
     await result(admin_app, "event.bind", {"event": "ONCRMLEADADD", "event_type": "offline"})

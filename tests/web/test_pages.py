@@ -173,6 +173,7 @@ async def test_journal_filters(harness: Harness, hook: str) -> None:
     for odd in (
         "page=-1",
         "page=99999999999",
+        "page=%C2%B2",  # "²" is a digit to str.isdigit() and not a number to int()
         "sort=evil&order=drop",
         "date_from=2026-13-45",
         "user=1e9",
