@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from b24tel import errors, logs
 from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
+from b24tel.config_values import spool_dir
 from b24tel.crm import methods as crm_methods
 from b24tel.db import state
 from b24tel.db.engine import Database
@@ -84,11 +84,7 @@ def build_recordings(settings: Settings, clock: Clock) -> Recordings:
         settings.storage_url, data_dir=settings.data_dir, s3=settings.s3_options()
     )
     # staging beside the recordings when they are local, so storing is a rename
-    staging = (
-        storage.tmp
-        if isinstance(storage, LocalStorage)
-        else Path(settings.data_dir).resolve() / "tmp"
-    )
+    staging = storage.tmp if isinstance(storage, LocalStorage) else spool_dir(settings.data_dir)
     return Recordings(storage, staging, clock)
 
 
@@ -145,7 +141,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
 async def start(services: Services) -> None:
     """Load what every instance shares from the database."""
-    (Path(services.settings.data_dir).resolve() / "tmp").mkdir(parents=True, exist_ok=True)
+    spool_dir(services.settings.data_dir).mkdir(parents=True, exist_ok=True)
     if services.settings.faults_file:
         async with services.db.transaction() as session:
             await fault_rules.load_file(

@@ -113,3 +113,8 @@ def resolved_dir(data_dir: str) -> Path:
     """The data directory as an absolute path, resolved once: requests ask for it often
     (the spool directory) and resolving walks the file system."""
     return Path(data_dir).resolve()
+
+
+def spool_dir(data_dir: str) -> Path:
+    """Where request bodies and staged uploads too large for memory are written."""
+    return resolved_dir(data_dir) / "tmp"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from pydantic import BeforeValidator
 
 from b24tel import errors
+from b24tel.config_values import spool_dir
 from b24tel.errors import ApiError
 from b24tel.paging import ListResult
 from b24tel.rest import faults, pipeline
@@ -251,7 +251,7 @@ async def _run_one(
 
 def _spill(command: LargeValue, data_dir: str) -> tuple[str, Body]:
     """Split a large command into its method and a spooled body holding its query."""
-    body = Body(str(Path(data_dir).resolve() / "tmp"))
+    body = Body(str(spool_dir(data_dir)))
     head = bytearray()
     path: str | None = None
     try:

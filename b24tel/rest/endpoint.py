@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from b24tel import errors
-from b24tel.config_values import resolved_dir
+from b24tel.config_values import spool_dir
 from b24tel.errors import ApiError, BusinessError
 from b24tel.identity import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Caller
 from b24tel.rest import auth, faults, links, pipeline
@@ -179,7 +179,7 @@ async def _params_and_caller(
     rules = BodyRules(
         settings.max_body_size,
         limits,
-        str(resolved_dir(settings.data_dir) / "tmp"),
+        str(spool_dir(settings.data_dir)),
         credentials_within=None if caller else settings.max_unauthenticated_body,
     )
     raw = RawBody("none")

@@ -31,11 +31,12 @@ def elided(size: int, digest: str) -> dict[str, Any]:
 
 
 def _fingerprint(value: LargeValue | UploadedFile) -> Fingerprint:
-    digest, size = hashlib.sha256(), 0
-    for chunk in value.iter_bytes():
-        digest.update(chunk)
-        size += len(chunk)
-    return Fingerprint(size, digest.hexdigest())
+    """Read the value through once (the method did not, or not to its end)."""
+    value.fingerprinting = True
+    for _chunk in value.iter_bytes():
+        pass
+    assert value.fingerprint is not None
+    return value.fingerprint
 
 
 def sanitize(value: Any, depth: int = 0) -> Any:

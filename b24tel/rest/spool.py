@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 from urllib.parse import unquote_to_bytes
@@ -144,15 +144,20 @@ class Fingerprint:
     sha256: str
 
 
-def _fingerprinting(
-    chunks: Iterator[bytes], done: Callable[[Fingerprint], None]
-) -> Iterator[bytes]:
+def _fingerprinted(value: LargeValue | UploadedFile, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks``, hashed on the way when ``value`` wants its fingerprint and has none yet."""
+    if not value.fingerprinting or value.fingerprint is not None:
+        return chunks
+    return _hashing(value, chunks)
+
+
+def _hashing(value: LargeValue | UploadedFile, chunks: Iterator[bytes]) -> Iterator[bytes]:
     digest, size = hashlib.sha256(), 0
     for chunk in chunks:
         digest.update(chunk)
         size += len(chunk)
         yield chunk
-    done(Fingerprint(size, digest.hexdigest()))
+    value.fingerprint = Fingerprint(size, digest.hexdigest())  # read through to the end
 
 
 @dataclass
@@ -183,12 +188,7 @@ class LargeValue:
             chunks = form_unescape(raw)
         else:
             chunks = raw
-        if not self.fingerprinting or self.fingerprint is not None:
-            return chunks
-        return _fingerprinting(chunks, self._read_through)
-
-    def _read_through(self, fingerprint: Fingerprint) -> None:
-        self.fingerprint = fingerprint
+        return _fingerprinted(self, chunks)
 
     def text(self) -> str:
         return b"".join(self.iter_bytes()).decode("utf-8", errors="replace")
@@ -209,17 +209,12 @@ class UploadedFile:
     fingerprint: Fingerprint | None = field(default=None, repr=False)
 
     def iter_bytes(self) -> Iterator[bytes]:
-        if not self.fingerprinting or self.fingerprint is not None:
-            return self._chunks()
-        return _fingerprinting(self._chunks(), self._read_through)
+        return _fingerprinted(self, self._chunks())
 
     def _chunks(self) -> Iterator[bytes]:
         self.file.seek(0)
         while chunk := self.file.read(CHUNK):
             yield chunk
-
-    def _read_through(self, fingerprint: Fingerprint) -> None:
-        self.fingerprint = fingerprint
 
 
 # --- streaming unescapes --------------------------------------------------------------------
