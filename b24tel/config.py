@@ -13,11 +13,11 @@ import tomllib
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
+from b24tel import config_checks
 from b24tel.config_values import (
-    POSITIVE,
+    RATE_LIMIT_PRESETS,
     S3_EXTRA_MISSING,
     SettingsError,
-    check_storage_url,
     coerce,
     database_driver_url,
     parse_networks,
@@ -34,8 +34,6 @@ __all__ = [
 ]
 
 ENV_PREFIX = "B24TEL_"
-LOG_LEVELS = ("debug", "info", "warning", "error")
-LOG_FORMATS = ("text", "json")
 MIB = 1024**2
 GIB = 1024**3
 
@@ -91,6 +89,12 @@ class Settings:
     # --- limits ---------------------------------------------------------------------------
     max_body_size: int = setting(
         GIB, "Largest accepted request body in bytes; larger bodies get a JSON 413."
+    )
+    max_request_head: int = setting(
+        512 * 1024,
+        "Largest request line and headers together, in bytes; past it the client gets a JSON "
+        "400 and the connection is closed. Connectors send GET URLs of 64 KiB and more (a "
+        "recording in a query string); a larger recording must come in a body.",
     )
     max_unauthenticated_body: int = setting(
         64 * MIB,
@@ -318,44 +322,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.rate_limit not in RATE_LIMIT_PRESETS and self.rate_limit != "custom":
-            raise SettingsError(
-                f"rate_limit must be one of off, standard, enterprise, custom "
-                f"(got {self.rate_limit!r})"
-            )
-        for name in POSITIVE:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{name} must be positive")
-        for name in ("recording_retention_days", "recording_max_age_days"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} must be 0 or more")
-        if self.log_level.lower() not in LOG_LEVELS:
-            raise SettingsError(
-                f"log_level must be one of {', '.join(LOG_LEVELS)} (got {self.log_level!r})"
-            )
-        if self.log_format not in LOG_FORMATS:
-            raise SettingsError(f"log_format must be text or json (got {self.log_format!r})")
-        from zoneinfo import ZoneInfo
-
-        try:
-            ZoneInfo(self.timezone)
-        except Exception as exc:
-            raise SettingsError(f"unknown timezone {self.timezone!r}") from exc
-        import phonenumbers
-
-        if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise SettingsError(f"unknown phone_region {self.phone_region!r}")
-        for name in ("record_url_allowlist", "event_handler_allowlist"):
-            try:
-                parse_networks(getattr(self, name))
-            except ValueError as exc:
-                raise SettingsError(f"{name}: {exc}") from exc
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise SettingsError("tls_cert and tls_key must be given together")
-        if not 1 <= self.port <= 65535:
-            raise SettingsError(f"port must be between 1 and 65535 (got {self.port})")
-        check_storage_url(self.storage_url)
-        database_driver_url(self.database_url)  # refuses what it cannot map
+        """Every value within its range, every combination possible (``config_checks``)."""
+        config_checks.validate(self)
 
     @property
     def base_url(self) -> str:
@@ -381,14 +349,6 @@ class Settings:
         if self.rate_limit == "custom":
             return self.rate_limit_burst, self.rate_limit_drain
         return RATE_LIMIT_PRESETS[self.rate_limit]
-
-
-# The cloud's documented leaky-bucket numbers (docs/reference/protocol.md, "Limits").
-RATE_LIMIT_PRESETS: dict[str, tuple[int, float] | None] = {
-    "off": None,
-    "standard": (50, 2.0),
-    "enterprise": (250, 5.0),
-}
 
 
 def _field_name(key: str, *, source: str) -> str:

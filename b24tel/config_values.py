@@ -12,6 +12,7 @@ from typing import Any
 # settings that must be above zero
 POSITIVE = (
     "max_body_size",
+    "max_request_head",
     "max_unauthenticated_body",
     "max_input_vars",
     "max_input_nesting",
@@ -24,6 +25,14 @@ POSITIVE = (
     "journal_max_age_days",
     "maintenance_interval",
 )
+
+
+# The cloud's documented leaky-bucket numbers (docs/reference/protocol.md, "Limits").
+RATE_LIMIT_PRESETS: dict[str, tuple[int, float] | None] = {
+    "off": None,
+    "standard": (50, 2.0),
+    "enterprise": (250, 5.0),
+}
 
 
 class SettingsError(ValueError):

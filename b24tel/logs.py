@@ -1,10 +1,12 @@
 """Logging: structured lines (text or JSON) with secrets taken out.
 
-Secrets never reach a log line: webhook codes in `/rest/<user>/<code>/…` paths, `auth=`,
-`access_token=`, upload and download `token=` values, OAuth codes and client secrets, and
-passwords in URLs. The code that logs passes redacted paths and URLs (``redact``), and the
-formatter redacts every finished line once more, so a library's message cannot leak one
-either.
+What the server logs of a request is masked on decoded data before it is logged
+(``b24tel.masking``: URLs by parameter name and path segment, cut to a few KiB). As a last
+line of defence the formatter passes every finished line through ``redact``, so that a
+library's message cannot leak a webhook code, a ``name=value`` secret or a password in a URL
+either. Its patterns are linear-time on any input (possessive or bounded quantifiers only,
+no nested repetition over unbounded runs): they run on the event loop for every line, and
+tests/unit/test_masking.py feeds each of them a megabyte of every character class.
 """
 
 from __future__ import annotations
@@ -15,28 +17,26 @@ import logging
 import re
 from typing import Any
 
+from b24tel import masking
+
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")
 
 # names whose values are secrets wherever they appear as `name=value`
-SECRET_NAMES = (
-    "auth",
-    "access_token",
-    "refresh_token",
-    "client_secret",
-    "application_token",
-    "token",
-    "code",
-    "password",
-    "ap",
+SECRET_NAMES = tuple(sorted(masking.SECRET_NAMES, key=len, reverse=True))
+# `/rest/<user>/<code>`: the segment after the user (any case, doubled slashes)
+_WEBHOOK_PATH = re.compile(
+    r"(/rest/++[^/\s?#\"']{1,64}/++)(?!\*\*\*)([^/\s?#\"']++)", re.IGNORECASE
 )
-_WEBHOOK_PATH = re.compile(r"(/rest/[^/\s?#\"']+/)(?!\*\*\*/)([^/\s?#\"']+)(/)")
 _SECRET_PAIR = re.compile(
-    r"((?:^|[?&\s\"'(,;])(?:" + "|".join(SECRET_NAMES) + r")=)(?!\*\*\*)([^&\s\"',;)]+)",
+    r"((?:^|[?&\s\"'(,;])(?:" + "|".join(SECRET_NAMES) + r")=)(?!\*\*\*)([^&\s\"',;)]++)",
     re.IGNORECASE,
 )
-_USERINFO = re.compile(r"(\w+://)[^/\s@:]*:[^/\s@]*@")
-MASK = "***"
+# user information of a URL; a scheme starts where no scheme character precedes it, so a
+# long run of letters is looked at once, not from each of its positions
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/\s@]{0,4096}@")
+PATTERNS = (_WEBHOOK_PATH, _SECRET_PAIR, _USERINFO)
+MASK = masking.MASK
 
 # libraries that log request URLs or SQL with parameters at INFO
 _QUIET = ("sqlalchemy", "httpx", "httpcore", "aiosqlite", "asyncio", "multipart", "alembic")
@@ -49,11 +49,16 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 }
 
 
+# a finished line longer than this is cut (with its length) before the last redaction
+MAX_LINE = 64 * 1024
+
+
 def redact(text: str) -> str:
     """``text`` with every secret it may carry replaced by ``***``."""
     if not text:
         return text
-    text = _WEBHOOK_PATH.sub(rf"\1{MASK}\3", text)
+    text = masking.shown(text, MAX_LINE)
+    text = _WEBHOOK_PATH.sub(rf"\1{MASK}", text)
     text = _SECRET_PAIR.sub(rf"\1{MASK}", text)
     return _USERINFO.sub(rf"\1{MASK}@", text)
 

@@ -162,7 +162,8 @@ def run_baseline(port: int) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from b24tel.cli.serve import HTTP_IMPL, MAX_REQUEST_HEAD
+    from b24tel.config import Settings
+    from b24tel.httpserver import http_options
 
     body = json.dumps(
         {
@@ -197,8 +198,7 @@ def run_baseline(port: int) -> None:
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        http=HTTP_IMPL,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+        **http_options(Settings()),
     )
 
 

@@ -27,11 +27,11 @@ from sqlalchemy.engine import make_url
 
 from b24tel import logs
 from b24tel.app import create_app
-from b24tel.cli.serve import HTTP_IMPL, MAX_REQUEST_HEAD
 from b24tel.clock import Clock, FakeClock
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import Database, make_migration_engine
+from b24tel.httpserver import http_options
 from b24tel.identity import ALL_SCOPES, parse_scopes
 from b24tel.services import Services
 from b24tel.tables import metadata
@@ -386,8 +386,7 @@ class LiveServer:
             lifespan="on",
             ssl_certfile=ssl[0] if ssl else None,
             ssl_keyfile=ssl[1] if ssl else None,
-            http=HTTP_IMPL,
-            h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
+            **http_options(getattr(app.state.services, "settings", None) or Settings()),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

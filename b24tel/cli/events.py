@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from b24tel import logs
+from b24tel import logs, masking
 from b24tel.cli.admin import apps, webhooks
 from b24tel.cli.base import Ctx, run_services
 from b24tel.errors import ApiError
@@ -36,7 +36,7 @@ async def deliver_now(services: Services, ids: list[int]) -> list[str]:
 
 
 def _outcome(d: Delivery) -> str:
-    where = logs.redact(d.handler)
+    where = masking.shown_url(d.handler)
     if d.status == "delivered":
         return f"{d.event} delivered to {where} (HTTP {d.status_codes.rsplit(',', 1)[-1]})"
     if d.status == "sending":
@@ -142,7 +142,7 @@ def outgoing_list(obj: Ctx) -> None:
         async with services.db.transaction(readonly=True) as s:
             return [
                 f"{h.id}\t{'revoked' if h.revoked_at else 'active'}\t{h.user_id}\t"
-                f"{','.join(names)}\t{logs.redact(h.handler)}\t{h.title}"
+                f"{','.join(names)}\t{masking.shown_url(h.handler)}\t{h.title}"
                 for h, names in await outgoing.listing(s)
             ]
 
@@ -241,7 +241,7 @@ def _row(d: Delivery) -> dict[str, Any]:
         "status_codes": [int(c) for c in d.status_codes.split(",") if c],
         "last_latency_ms": d.last_latency_ms,
         "last_error": d.last_error,
-        "handler": logs.redact(d.handler),
+        "handler": masking.shown_url(d.handler),
         "created_at": d.created_at.isoformat(),
         "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
         "idempotency_key": d.idempotency_key,

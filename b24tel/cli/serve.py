@@ -23,15 +23,11 @@ from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_di
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import Database
+from b24tel.httpserver import http_options
 from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
 from b24tel.users.models import User
 from b24tel.web.live import CardHub
-
-# room for query strings of 64 KiB and more (docs/reference/clients.md, "Large bodies");
-# httptools' URL parser stops at 64 KiB with a plain-text 400, so the server runs on h11
-MAX_REQUEST_HEAD = 4 * 1024 * 1024
-HTTP_IMPL = "h11"
 
 
 def webhook_url(settings: Settings, user_id: int, code: str) -> str:
@@ -245,11 +241,10 @@ def server_config(settings: Settings, app: Any, workers: int) -> uvicorn.Config:
         access_log=False,  # b24tel.access writes it, without secrets
         # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
         timeout_graceful_shutdown=settings.graceful_timeout,
-        http=HTTP_IMPL,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,
         proxy_headers=True,
         workers=workers,
         factory=isinstance(app, str),
+        **http_options(settings),
     )
 
 

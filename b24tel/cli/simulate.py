@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from b24tel import logs, simulate
+from b24tel import masking, simulate
 from b24tel.simulate import DEFAULT_MIX, MODES, Config, Mix, MixError
 
 
@@ -115,7 +115,7 @@ def simulate_command(
     except simulate.RequestFailed as exc:
         # the set-up request (user.get) did not get an answer from a Bitrix24 endpoint
         raise click.ClickException(
-            f"{logs.redact(config.url)} does not answer as a Bitrix24 webhook URL "
+            f"{masking.shown_url(config.url)} does not answer as a Bitrix24 webhook URL "
             f"(user.get: {exc.code}); check --url"
         ) from exc
     summary = report.summary()

@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from b24tel import logs
+from b24tel import masking
 from b24tel.config import Settings, parse_networks
 from b24tel.events import payload
 from b24tel.events.models import Delivery
@@ -311,7 +311,7 @@ class Worker:
             Entry(
                 at=self.services.clock.now(), request_id=d.idempotency_key, direction="out",
                 kind="event", method=d.event, caller=subscriber, user_id=d.auth_user_id,
-                http_method="POST", url=logs.redact(d.handler), encoding="form",
+                http_method="POST", url=masking.shown_url(d.handler), encoding="form",
                 params=sanitize(d.data), status=outcome.status, result=None,
                 error="DELIVERY_FAILED" if not outcome.delivered else None,
                 error_description=outcome.error, duration_ms=float(_ms(started)),
@@ -356,7 +356,7 @@ class Worker:
             row.status = "dead"
             log.warning(
                 "event %s to %s given up after %d attempts: %s",
-                row.event, logs.redact(row.handler), row.attempts, outcome.error,
+                row.event, masking.shown_url(row.handler), row.attempts, outcome.error,
             )  # fmt: skip
         else:
             row.status, row.next_attempt_at = "pending", at

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from b24tel.rest import phpquery
+from b24tel.wire.secrets import same_secret
 
 SIGNATURE_HEADER = "X-B24tel-Signature"
 TIMESTAMP_HEADER = "X-B24tel-Timestamp"
@@ -36,4 +37,4 @@ def signature(token: str, timestamp: str, body: bytes) -> str:
 
 
 def verify(token: str, timestamp: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(signature(token, timestamp, body), header)
+    return same_secret(signature(token, timestamp, body), header)

@@ -11,7 +11,6 @@ it, only clients on this machine are answered.
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -24,6 +23,7 @@ from b24tel.events.models import Delivery
 from b24tel.journal.models import JournalRow
 from b24tel.recordings.models import RecordingFile
 from b24tel.services import EndpointCtx, Services
+from b24tel.wire.secrets import same_secret
 
 # seconds: a register answers in milliseconds, an upload of an hour of audio in seconds
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -125,7 +125,7 @@ def _allowed(ctx: EndpointCtx) -> None:
     token = ctx.services.settings.metrics_token
     if token:
         scheme, _, sent = (ctx.request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip(), token):
+        if scheme.lower() != "bearer" or not same_secret(sent.strip(), token):
             raise errors.ApiError("UNAUTHORIZED", "Send the metrics token as a Bearer token", 401)
         return
     client = ctx.request.client.host if ctx.request.client else ""

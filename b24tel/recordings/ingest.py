@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from b24tel.recordings.errors import FILE_MISSING, Base64Error, IngestError, SizeLimitError
@@ -212,6 +213,11 @@ async def read_multipart_file(
         raise IngestError(FILE_MISSING)
     reader = MultipartFile(field, sink_factory)
     parser = MultipartParser(boundary, reader.callbacks())
-    await feed_in_batches(stream, parser.write, limit)
-    parser.finalize()
+    try:
+        await feed_in_batches(stream, parser.write, limit)
+        parser.finalize()
+    except FormParserError as exc:
+        # a body that is not the multipart its header announces (another boundary, cut
+        # short) holds no file the server can find
+        raise IngestError(FILE_MISSING) from exc
     return reader

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import unquote_plus
 
 from b24tel import errors
 from b24tel.identity import Caller
+from b24tel.rest import phpquery
 from b24tel.rest.platform import Platform
 
 AUTH_PARAMS = ("auth", "access_token")
+# no spelling of a credential's name is longer (`access_token`, every letter escaped)
+MAX_TOKEN_KEY = 64
 
 
 def find_token(params: dict[str, Any], authorization: str | None) -> str | None:
@@ -26,6 +30,27 @@ def find_token(params: dict[str, Any], authorization: str | None) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return None
+
+
+def query_token(query: str) -> str | None:
+    """The token a raw query string names (``auth``, else ``access_token``, the last of each
+    as PHP keeps it), found without parsing the rest of it: a request is refused before a
+    long query string costs anything."""
+    if "auth" not in query and "access" not in query and "%" not in query:
+        return None
+    found: dict[str, str] = {}
+    for piece in query.split("&"):
+        key, eq, value = piece.partition("=")
+        if not eq or len(key) > MAX_TOKEN_KEY:
+            continue
+        path = phpquery.split_name(unquote_plus(key, errors="replace"))
+        if path is not None and len(path) == 1 and path[0] in AUTH_PARAMS:
+            found[path[0]] = unquote_plus(value, errors="replace")
+    return next((found[n] for n in AUTH_PARAMS if found.get(n)), None)
+
+
+def bearer(authorization: str | None) -> str | None:
+    return find_token({}, authorization)
 
 
 def basic_webhook(authorization: str | None) -> tuple[str, str] | None:

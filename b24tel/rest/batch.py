@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from pydantic import BeforeValidator
 
-from b24tel import errors
+from b24tel import errors, masking
 from b24tel.config_values import spool_dir
 from b24tel.errors import ApiError
 from b24tel.paging import ListResult
@@ -157,7 +157,7 @@ async def run(ctx: CallContext[Platform], p: BatchParams) -> dict[str, Any]:
                 break
             continue
         except Exception as exc:
-            error = failure(exc, ctx.request_id, f"batch command {key!r}")
+            error = failure(exc, ctx.request_id, f"batch command {masking.shown(repr(key), 200)}")
             state.sections["error"][key] = error.body()
             _finished(sub, started, error=error)
             if halt:

@@ -47,6 +47,17 @@ _FORM_AUTH = re.compile(rb"&?(?:auth|access_token)=([^&]*)")
 _JSON_AUTH = re.compile(rb'"(?:auth|access_token)"\s*:\s*("(?:[^"\\]++|\\.)*+")')
 
 
+# bodies that may name a caller's credentials: a body of another type (a recording sent
+# raw, application/octet-stream) is refused unread when the request names none elsewhere
+CREDENTIAL_BODIES = ("", "application/x-www-form-urlencoded", "multipart/form-data",
+                     "application/json", "text/plain")  # fmt: skip
+
+
+def may_name_credentials(content_type: str) -> bool:
+    ctype, _ = _media_type(content_type)
+    return ctype in CREDENTIAL_BODIES or ctype.endswith("+json")
+
+
 @dataclass(frozen=True)
 class BodyRules:
     max_size: int
@@ -112,8 +123,9 @@ async def read_body(
         limit = min(rules.max_size, rules.credentials_within or rules.max_size)
         try:
             params = await multipart.decode(
-                stream, boundary, limit, lazy, rules.limits, rules.spool_dir
-            )
+                stream, boundary, limit, lazy, rules.limits, rules.spool_dir,
+                credentials_needed=rules.credentials_within is not None,
+            )  # fmt: skip
         except errors.ApiError:
             raise
         except Exception as exc:

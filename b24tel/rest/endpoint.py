@@ -12,7 +12,6 @@ known.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from b24tel.rest.decoding import (
     RawBody,
     check_values,
     decode_body,
+    may_name_credentials,
     parse_query,
     read_body,
 )
@@ -43,6 +43,7 @@ from b24tel.rest.envelope import Timing, json_response, render_error, success_bo
 from b24tel.rest.journal import Note, encoding_of, sanitize
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec
+from b24tel.wire.secrets import same_secret
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -90,7 +91,8 @@ def _note(services: Platform, request: Request, kind: str, method: str) -> Note:
 async def rest_endpoint(request: Request) -> Response:
     services: Platform = request.app.state.services
     timing = Timing(start=services.clock.time())
-    note = _note(services, request, "method", request.path_params.get("path", ""))
+    # the method is named once the route is read: the path may hold a webhook code
+    note = _note(services, request, "method", "")
     try:
         return await _handle(services, request, timing, note)
     except ApiError as exc:
@@ -164,9 +166,9 @@ async def _params_and_caller(
     opened: list[DecodedRequest],
 ) -> tuple[dict[str, Any], Caller]:
     settings, limits = services.settings, services.input_limits
-    query = await parse_query(request.url.query, limits)
     header = request.headers.get("authorization")
-    token = auth.find_token(query, header)
+    # the query string is parsed once the caller is known; its token is picked out first
+    token = auth.query_token(request.url.query) or auth.bearer(header)
     caller, refused = None, None
     if route.webhook is not None:
         # the webhook path overrides any token (docs/reference/protocol.md, "Parameters")
@@ -185,6 +187,8 @@ async def _params_and_caller(
     raw = RawBody("none")
     if request.method not in ("GET", "HEAD") or _has_body(request):
         ctype = request.headers.get("content-type", "")
+        if caller is None and not may_name_credentials(ctype):
+            raise refused or errors.no_auth_found()
         raw = await read_body(ctype, request.stream(), rules, spec.lazy)
     decoded = DecodedRequest(raw.params, raw.body)
     opened.append(decoded)  # closed once the answer is built
@@ -194,6 +198,7 @@ async def _params_and_caller(
             raise refused or errors.no_auth_found()
         token = hint
         caller = await _authenticate(services, request, None, token)
+    query = await parse_query(request.url.query, limits)
     params = {**query, **await decode_body(raw, spec.lazy, limits)}
     decoded.params = params
     if services.journal.enabled:
@@ -320,7 +325,7 @@ async def _page_caller(services: Platform, request: Request) -> Caller:
     if not sent and request.headers.get("content-type", "").startswith(FORM_TYPES):
         field = (await page_form(request)).get(CSRF_FIELD)
         sent = field if isinstance(field, str) else ""
-    if not sent or not hmac.compare_digest(sent.encode(), page.csrf.encode()):
+    if not sent or not same_secret(sent, page.csrf):
         raise errors.csrf_refused()
     return page.caller
 

@@ -19,10 +19,10 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from b24tel import errors, logs
+from b24tel import errors, logs, masking
 from b24tel.errors import ApiError
 from b24tel.rest.envelope import render_error
-from b24tel.rest.journal import Entry, Note, url_form
+from b24tel.rest.journal import Entry, Note
 
 log = logging.getLogger("b24tel.rest")
 access = logging.getLogger("b24tel.access")
@@ -69,9 +69,7 @@ def failure(exc: BaseException, request_id: str, where: str) -> ApiError:
     """What an exception that is not an ApiError becomes."""
     known = known_failure(exc)
     if known is not None:
-        log.warning(
-            "%s: %s", logs.redact(where), known.description, extra={"request_id": request_id}
-        )
+        log.warning("%s: %s", where, known.description, extra={"request_id": request_id})
         return known
     return unexpected(exc, request_id, where)
 
@@ -80,7 +78,7 @@ def unexpected(exc: BaseException, request_id: str, where: str) -> ApiError:
     """Log an unexpected exception (with its traceback) and say what the client gets."""
     log.error(
         "unexpected error in %s",
-        logs.redact(where),
+        where,
         exc_info=exc,
         extra={"request_id": request_id},
     )
@@ -168,7 +166,7 @@ def _journal(
         "request_id": state.get("request_id", ""),
         "direction": "in",
         "http_method": scope["method"],
-        "url": url_form(scope.get("path", ""), scope.get("query_string", b"").decode("latin-1")),
+        "url": _target(scope),
         "encoding": note.encoding,
         "client": client[0],
         "user_agent": logs.redact(headers.get("user-agent", ""))[:500],
@@ -202,9 +200,10 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def _target(scope: Scope) -> str:
+    """The request's path and query as shown in a log line: secrets masked, cut to a few
+    KiB (``b24tel.masking``)."""
     query = scope.get("query_string", b"").decode("latin-1")
-    path: str = scope.get("path", "")
-    return path + (f"?{query}" if query else "")
+    return masking.shown_target(scope.get("path", ""), query)
 
 
 def _access_line(
@@ -216,7 +215,7 @@ def _access_line(
     access.info(
         "%s %s %s",
         scope["method"],
-        logs.redact(_target(scope)),
+        _target(scope),
         status or 499,  # nothing was sent: the client went away first
         extra={
             "request_id": state.get("request_id", ""),

@@ -10,17 +10,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from b24tel import logs
+from b24tel import masking
 from b24tel.errors import ApiError
 from b24tel.paging import ListResult
 from b24tel.rest.spool import Fingerprint, LargeValue, UploadedFile
 
-# parameter and result keys whose values never reach the journal
-SECRET_KEYS = frozenset(
-    {"auth", "access_token", "refresh_token", "client_secret", "password", "token", "code",
-     "application_token", "secret", "auth_id", "refresh_id"}
-)  # fmt: skip
-MASK = "***"
+MASK = masking.MASK
 # longer strings are kept as their size and sha256 (FILE_CONTENT, a recording in a URL)
 MAX_TEXT = 4096
 MAX_ITEMS = 500
@@ -53,13 +48,14 @@ def sanitize(value: Any, depth: int = 0) -> Any:
         if len(value) > MAX_TEXT:
             data = value.encode("utf-8", "surrogatepass")
             return elided(len(data), hashlib.sha256(data).hexdigest())
-        # a URL in a value may carry credentials (attachRecord's uploadUrl does)
-        return logs.redact(value) if ("=" in value or "/rest/" in value) else value
+        # a URL or query in a value may carry credentials (attachRecord's uploadUrl does; a
+        # batch command may name a token)
+        return masking.mask_text(value) if masking.may_carry(value) else value
     if isinstance(value, dict):
         if depth > 20:
             return "…"
         return {
-            str(k): (MASK if str(k).lower() in SECRET_KEYS else sanitize(v, depth + 1))
+            str(k): (MASK if masking.is_secret_name(str(k)) else sanitize(v, depth + 1))
             for k, v in list(value.items())[:MAX_ITEMS]
         }
     if isinstance(value, list | tuple):
@@ -71,11 +67,6 @@ def sanitize(value: Any, depth: int = 0) -> Any:
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else str(value)
     return str(value)
-
-
-def url_form(path: str, query: str) -> str:
-    """The URL as the client wrote it (suffix, case, slash), its secrets masked."""
-    return logs.redact(f"{path}?{query}" if query else path)
 
 
 def encoding_of(content_type: str, method: str, has_body: bool) -> str:

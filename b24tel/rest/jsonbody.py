@@ -44,8 +44,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _php_int(text: str) -> int | float:
-    value = int(text)
-    return value if -INT64 <= value < INT64 else float(value)
+    """PHP's json_decode: a 64-bit integer, else a float (``INF`` past 308 digits). ``int``
+    is never asked for more than 19 digits: it refuses 4 300 and more."""
+    if len(text.lstrip("-")) <= 19:
+        value = int(text)
+        if -INT64 <= value < INT64:
+            return value
+    return float(text)
 
 
 def check_shape(document: bytes, limits: InputLimits) -> bool:

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from b24tel import errors
+from b24tel.wire.secrets import same_secret
 
 
 def _b64(data: bytes) -> str:
@@ -38,7 +39,7 @@ def sign(secret: str, purpose: str, claims: dict[str, Any]) -> str:
 def verify(secret: str, purpose: str, token: str, now: float) -> dict[str, Any]:
     """The claims of a valid token; 403 for a bad signature, 400 for an expired link."""
     payload, _, mac = token.partition(".")
-    if not payload or not mac or not hmac.compare_digest(mac, _mac(secret, purpose, payload)):
+    if not payload or not mac or not same_secret(mac, _mac(secret, purpose, payload)):
         raise errors.link_denied()
     try:
         claims = json.loads(_unb64(payload))

@@ -23,12 +23,19 @@ from b24tel.rest.spool import (
     is_lazy,
 )
 
+# a body without credentials elsewhere must name them within this many parts
+CREDENTIALS_WITHIN_PARTS = 100
+CREDENTIAL_FIELDS = ("auth", "access_token")
+
 
 class _Collector:
-    def __init__(self, directory: str | None, limits: InputLimits) -> None:
+    def __init__(
+        self, directory: str | None, limits: InputLimits, credentials_needed: bool = False
+    ) -> None:
         self.fields: list[tuple[str, Any]] = []
         self.directory = directory
         self.limits = limits
+        self.credentials_needed = credentials_needed
         self._headers: dict[bytes, bytes] = {}
         self._field = b""
         self._value = b""
@@ -55,6 +62,9 @@ class _Collector:
     def on_part_begin(self) -> None:
         if len(self.fields) >= self.limits.max_vars:
             raise errors.too_many_params(self.limits.max_vars)
+        if self.credentials_needed and len(self.fields) >= CREDENTIALS_WITHIN_PARTS:
+            # no client sends a hundred fields before its token; nobody reads on for free
+            raise errors.no_auth_found()
         self._headers, self._data, self._size = {}, bytearray(), 0
 
     def on_header_end(self) -> None:
@@ -95,6 +105,8 @@ class _Collector:
             holder.file, holder.size = data, self._size
             value = LargeValue(holder, 0, self._size, "raw")
         self.fields.append((self._name, value))
+        if self._name in CREDENTIAL_FIELDS and isinstance(value, str) and value:
+            self.credentials_needed = False
 
 
 async def decode(
@@ -104,8 +116,9 @@ async def decode(
     lazy: LazyPaths,
     limits: InputLimits,
     directory: str | None = None,
+    credentials_needed: bool = False,
 ) -> dict[str, Any]:
-    collector = _Collector(directory, limits)
+    collector = _Collector(directory, limits, credentials_needed)
     parser = MultipartParser(boundary, collector.callbacks())
     total = 0
     try:

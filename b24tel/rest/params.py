@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 
-_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+_LEADING_INT = re.compile(r"^\s*([+-]?)0*([0-9]+)")
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # PHP's integers are 64-bit
 
 
@@ -34,7 +34,12 @@ def php_int(value: Any) -> int:
     if isinstance(value, float):
         return int(value) if math.isfinite(value) and INT_MIN <= value <= INT_MAX else 0
     match = _LEADING_INT.match(str(value))
-    return min(max(int(match.group(1)), INT_MIN), INT_MAX) if match else 0
+    if not match:
+        return 0
+    sign, digits = match.groups()
+    if len(digits) > 19:  # saturated already; `int` refuses 4 300 digits and more
+        return INT_MIN if sign == "-" else INT_MAX
+    return min(max(int(sign + digits), INT_MIN), INT_MAX)
 
 
 def opt_int(value: Any) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from starlette.responses import RedirectResponse, Response
@@ -13,6 +12,7 @@ from b24tel.rest.endpoint import page_form
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, html
 from b24tel.web.sessions import SESSION_TTL, Issued, Sessions, SignInError
+from b24tel.wire.secrets import same_secret
 
 # the sign-in form has no session yet: its CSRF token is a cookie the form repeats
 LOGIN_CSRF = "b24tel_login_csrf"
@@ -77,12 +77,14 @@ async def login(ctx: EndpointCtx) -> Response:
         return _form(ctx)
     form = await page_form(ctx.request, 10)
     sent, expected = form.get(CSRF_FIELD), ctx.request.cookies.get(LOGIN_CSRF, "")
-    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+    if not isinstance(sent, str) or not expected or not same_secret(sent, expected):
         raise errors.csrf_refused()
     user, password = form.get("login"), form.get("password")
     try:
         issued = await _sessions(ctx).sign_in(
-            user if isinstance(user, str) else "", password if isinstance(password, str) else ""
+            user if isinstance(user, str) else "",
+            password if isinstance(password, str) else "",
+            ctx.request.client.host if ctx.request.client else "",
         )
     except SignInError as exc:
         return _form(ctx, str(exc), 401, form.get("next"))

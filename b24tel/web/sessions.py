@@ -8,8 +8,10 @@ action sends back.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -24,12 +26,19 @@ from b24tel.identity import ALL_SCOPES, Caller, PageSession
 from b24tel.users import lookup
 from b24tel.users.models import User
 from b24tel.web.models import LoginFailure, LoginLink, WebPassword, WebSession
+from b24tel.wire.numbers import ascii_int
+from b24tel.wire.secrets import same_secret
 
 COOKIE = "b24tel_session"
 LINK_TTL = dt.timedelta(minutes=15)
 SESSION_TTL = dt.timedelta(days=7)
-# wrong passwords allowed per login name in FAILURE_WINDOW before sign-in is refused
+# wrong passwords allowed in FAILURE_WINDOW before sign-in is refused: per user (or per
+# login name that is no user), and per client address
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 20
+MAX_LOGIN = 200
+# password checks at once (each takes ~50 ms of a core and 16 MiB)
+PARALLEL_CHECKS = 2
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD = 8
 # scrypt: 16 MiB of memory, ~50 ms per check
@@ -65,6 +74,21 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+@functools.cache
+def _stand_in() -> str:
+    """A hash to check a password against when there is none to check it against."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+async def _failures(s: AsyncSession, key: str, now: dt.datetime) -> int:
+    count = await s.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.login == key, LoginFailure.at > now - FAILURE_WINDOW)
+    )
+    return count or 0
+
+
 class SignInError(ValueError):
     """Why a sign-in failed, in words fit for the page."""
 
@@ -80,6 +104,7 @@ class Sessions:
 
     def __init__(self, db: Database, clock: Clock, secret: str = "") -> None:
         self.db, self.clock, self.secret = db, clock, secret
+        self._checks = asyncio.Semaphore(PARALLEL_CHECKS)
 
     # --- cookies ---------------------------------------------------------------------------
 
@@ -91,7 +116,7 @@ class Sessions:
 
     def _token(self, cookie: str | None) -> str | None:
         token, _, mac = (cookie or "").partition(".")
-        if not token or not hmac.compare_digest(mac, self._mac(token)):
+        if not token or not same_secret(mac, self._mac(token)):
             return None
         return token
 
@@ -151,32 +176,46 @@ class Sessions:
                 raise SignInError("This sign-in link is invalid, used or expired.")
             return await self._open(s, user_id)
 
-    async def sign_in(self, login: str, password: str) -> Issued:
-        """By user ID or e-mail and password; refused for a while after MAX_FAILURES."""
-        now, login = self.clock.now(), login.strip()[:255]
+    async def sign_in(self, login: str, password: str, client: str = "") -> Issued:
+        """By user ID or e-mail and password; refused for a while after MAX_FAILURES for the
+        user (however the login was spelled) or MAX_ADDRESS_FAILURES from one address.
+
+        The attempt is counted before the password is checked, so attempts sent at once
+        count against each other, and taken back when it succeeds. The check runs in a
+        worker thread, a few at a time, and against a stand-in hash when there is no such
+        user: a missing user costs the same time as a wrong password."""
+        now, login = self.clock.now(), login.strip()[:MAX_LOGIN]
         async with self.db.transaction() as s:
-            failures = await s.scalar(
-                select(func.count())
-                .select_from(LoginFailure)
-                .where(LoginFailure.login == login.lower(), LoginFailure.at > now - FAILURE_WINDOW)
-            )
-            if (failures or 0) >= MAX_FAILURES:
-                raise SignInError("Too many failed attempts. Try again in 15 minutes.")
             user = await self._user_by_login(s, login)
+            keys = [f"user:{user.id}" if user is not None else f"login:{login.lower()}"]
+            keys += [f"addr:{client}"] if client else []
+            for key, most in zip(keys, (MAX_FAILURES, MAX_ADDRESS_FAILURES), strict=False):
+                if await _failures(s, key, now) >= most:
+                    raise SignInError("Too many failed attempts. Try again in 15 minutes.")
+            attempts = [LoginFailure(login=key, at=now) for key in keys]
+            s.add_all(attempts)
             stored = await s.get(WebPassword, user.id) if user is not None else None
-            issued = None
-            if user is None or stored is None or not check_password(password, stored.hash):
-                s.add(LoginFailure(login=login.lower(), at=now))  # kept: no raise in here
-            else:
-                await s.execute(delete(LoginFailure).where(LoginFailure.login == login.lower()))
-                issued = await self._open(s, user.id)
-        if issued is None:
+            stored_hash = stored.hash if stored is not None else None
+        if not await self._check(password, stored_hash) or user is None:
             raise SignInError("Wrong user or password.")
-        return issued
+        async with self.db.transaction() as s:
+            await s.execute(delete(LoginFailure).where(LoginFailure.login == keys[0]))
+            await s.execute(
+                delete(LoginFailure).where(LoginFailure.id.in_([a.id for a in attempts]))
+            )
+            return await self._open(s, user.id)
+
+    async def _check(self, password: str, stored: str | None) -> bool:
+        async with self._checks:
+            if stored is None:
+                await asyncio.to_thread(check_password, password, _stand_in())
+                return False
+            return await asyncio.to_thread(check_password, password, stored)
 
     async def _user_by_login(self, s: AsyncSession, login: str) -> User | None:
-        if login.isdigit() and len(login) < 18:
-            return await lookup.active_user(s, int(login))
+        number = ascii_int(login)
+        if number is not None:
+            return await lookup.active_user(s, number)
         if "@" not in login:
             return None
         stmt = select(User).where(func.lower(User.email) == login.lower(), User.active)
@@ -207,11 +246,12 @@ class Sessions:
     async def set_password(self, user_id: int, password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise SignInError(f"a password needs at least {MIN_PASSWORD} characters")
+        digest = await asyncio.to_thread(hash_password, password)
         async with self.db.transaction() as s:
             if await lookup.active_user(s, user_id) is None:
                 raise SignInError(f"user {user_id} does not exist or is not active")
             row = await s.get(WebPassword, user_id)
-            digest, now = hash_password(password), self.clock.now()
+            now = self.clock.now()
             if row is None:
                 s.add(WebPassword(user_id=user_id, hash=digest, changed_at=now))
             else:
