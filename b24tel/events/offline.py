@@ -21,6 +21,7 @@ from b24tel.events.subscriptions import Who
 from b24tel.paging import ListResult
 from b24tel.rest.envelope import iso
 from b24tel.rest.params import NotAnArray
+from b24tel.wire.numbers import ascii_int
 
 # a reservation that was never cleared frees its rows after this long
 RESERVATION = dt.timedelta(days=30)
@@ -110,7 +111,7 @@ async def clear(session: AsyncSession, w: Who, p: OfflineClearParams) -> bool:
     ids = [str(i) for i in p.id]
     if ids:
         # what is not a row id (a word, "²", past 64 bits) matches no row
-        numbers = [int(i) for i in ids if i.isdecimal()]
+        numbers = [n for i in ids if (n := ascii_int(i, 19)) is not None]
         stmt = stmt.where(OE.id.in_([n for n in numbers if n < INT64]))
     elif p.message_id:
         stmt = stmt.where(OE.message_id.in_([str(m) for m in p.message_id]))

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from b24tel.faults.models import FaultRule
 from b24tel.rest.faults import KINDS
+from b24tel.wire.numbers import is_ascii_digits
 
 # the errors the cloud sends, with their statuses and texts
 ERRORS: dict[str, tuple[int, str]] = {
@@ -26,7 +27,7 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 EFFECTS = ("error", "proxy", "latency", "drop", "truncate", "non_json", "event_delay",
            "event_duplicate")  # fmt: skip
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -48,7 +49,7 @@ def milliseconds_range(text: str) -> tuple[float, float]:
 
     def ms(part: str) -> float:
         part = part.strip()
-        return float(part) if part.replace(".", "", 1).isdigit() else seconds(part) * 1000
+        return float(part) if is_ascii_digits(part.replace(".", "", 1)) else seconds(part) * 1000
 
     first = ms(low)
     last = ms(high) if sep else first

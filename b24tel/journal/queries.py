@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.faults.rules import RuleError, seconds
 from b24tel.journal.models import JournalRow
+from b24tel.wire.numbers import ascii_int, is_ascii_digits
 
 MAX_LIMIT = 10_000
 
@@ -42,15 +43,17 @@ def statement(f: Filter, now: dt.datetime) -> Select[Any]:
         stmt = stmt.where(func.lower(J.method).like(_glob(f.method), escape="\\"))
     if f.caller:
         kind, _, ident = f.caller.partition(":")
-        if kind == "user" and ident.isdigit():
-            stmt = stmt.where(J.user_id == int(ident))
+        if kind == "user" and (user_id := ascii_int(ident)) is not None:
+            stmt = stmt.where(J.user_id == user_id)
         else:
             stmt = stmt.where(J.caller == f.caller)
     if f.status == "ok":
         stmt = stmt.where(J.status < 400, J.error.is_(None))
     elif f.status == "error":
         stmt = stmt.where(or_(J.status >= 400, J.error.is_not(None)))
-    elif f.status.isdigit() and len(f.status) <= 3:  # an HTTP status; longer digits match none
+    elif (
+        is_ascii_digits(f.status) and len(f.status) <= 3
+    ):  # an HTTP status; longer digits match none
         stmt = stmt.where(J.status == int(f.status))
     elif f.status:
         stmt = stmt.where(J.error == f.status)

@@ -21,7 +21,7 @@ from b24tel.rest.params import opt_int
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx, Services
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 
 
 def not_found(file_id: int, status: int = 404) -> ApiError:
@@ -70,6 +70,11 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def _position(digits: str) -> str:
+    digits = digits.lstrip("0") or ("0" if digits else "")
+    return "9" * 19 if len(digits) > 18 else digits
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """(start, end) inclusive; None for the whole file; False when unsatisfiable."""
     if not header:
@@ -77,7 +82,8 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     match = _RANGE.match(header.strip().replace(" ", ""))
     if not match or (not match.group(1) and not match.group(2)):
         return None  # multiple or malformed ranges: answer with the whole file
-    first, last = match.group(1), match.group(2)
+    # past 18 digits a position is past any file (and ``int`` refuses 4 300 digits)
+    first, last = (_position(g) for g in (match.group(1), match.group(2)))
     if not first:  # suffix: the last n bytes
         length = int(last)
         if length == 0 or size == 0:

@@ -19,6 +19,7 @@ import httpx
 from b24tel.config import parse_networks
 from b24tel.netguard import BlockedAddress, Network, guarded_client
 from b24tel.recordings.errors import FetchError
+from b24tel.wire.numbers import ascii_int
 
 MAX_REDIRECTS = 5
 T = TypeVar("T")
@@ -99,7 +100,7 @@ class SafeFetcher:
                 if response.status_code != 200:
                     raise http_error(response.status_code)
                 declared = response.headers.get("content-length")
-                if declared and declared.isdecimal() and int(declared) > self.policy.max_size:
+                if declared and (ascii_int(declared, 30) or 0) > self.policy.max_size:
                     raise _too_big(self.policy.max_size)
                 total = 0
                 async for chunk in response.aiter_bytes(CHUNK):

@@ -43,6 +43,7 @@ from b24tel.rest.envelope import Timing, json_response, render_error, success_bo
 from b24tel.rest.journal import Note, encoding_of, sanitize
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec
+from b24tel.wire.numbers import ascii_int
 from b24tel.wire.secrets import same_secret
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
@@ -337,7 +338,7 @@ async def page_form(request: Request, max_fields: int = 30) -> FormData:
     """The fields of a page's form (read once; Starlette keeps it): small, without files,
     and refused in our words when it is not (never Starlette's plain-text 400)."""
     length = request.headers.get("content-length", "")
-    if not length.isdecimal() or int(length) > MAX_PAGE_FORM:
+    if (ascii_int(length) or MAX_PAGE_FORM + 1) > MAX_PAGE_FORM:
         raise errors.body_too_large(MAX_PAGE_FORM)
     try:
         return await request.form(max_files=0, max_fields=max_fields)

@@ -19,6 +19,7 @@ from b24tel.telephony.models import Call, ExternalLine
 from b24tel.telephony.rules import Env, new_call_id, require_active, resolve_user
 from b24tel.telephony.schemas import RegisterParams
 from b24tel.users import lookup as users
+from b24tel.wire.numbers import is_ascii_digits
 
 DEDUP_WINDOW = dt.timedelta(minutes=30)
 KINDS = {"2": "Incoming call", "3": "Incoming call", "4": "Callback"}
@@ -58,7 +59,9 @@ async def register(session: AsyncSession, env: Env, p: RegisterParams) -> dict[s
     caller_id = p.phone_number
     await repo.serialize_registration(session, env.owner, user_id, caller_id, p.call_type)
     line = await line_for_call(session, env, p.line_number)
-    internal = await users.active_by_inner(session, caller_id) if caller_id.isdigit() else None
+    internal = (
+        await users.active_by_inner(session, caller_id) if is_ascii_digits(caller_id) else None
+    )
     # the dedup window counts from the call start, which the client may backdate
     existing = await repo.dedup_candidate(
         session,

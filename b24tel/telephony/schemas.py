@@ -29,7 +29,7 @@ from b24tel.rest.params import (
 from b24tel.rest.spool import LargeValue
 from b24tel.users.lookup import inner_digits
 
-_NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_NUMERIC = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$")
 
 
 def call_type(raw: Any) -> str | None:

@@ -19,6 +19,7 @@ from b24tel.rest.endpoint import page_form
 from b24tel.rest.params import php_int
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, Viewer, page, viewer
+from b24tel.wire.numbers import ascii_int
 
 FILTERS = ("method", "caller", "status", "since", "kind")
 # the fault form: one effect, given by name, with its value
@@ -143,13 +144,12 @@ async def _add_rule(ctx: EndpointCtx) -> str:
     if effect not in EFFECTS:
         return "Choose an effect"
     kind = EFFECTS[effect]
-    data[effect] = (
-        True if kind is bool else int(value) if kind is int and value.isdecimal() else value
-    )
+    number = ascii_int(value, 9) if kind is int else None
+    data[effect] = True if kind is bool else value if number is None else number
     for name in ("times", "status"):
         raw = str(form.get(name) or "").strip()
-        if raw.isdigit() and len(raw) < 10:
-            data[name] = int(raw)
+        if (number := ascii_int(raw, 9)) is not None:
+            data[name] = number
     description = str(form.get("description") or "").strip()
     if description:
         data["description"] = description

@@ -29,6 +29,7 @@ from b24tel.telephony.rules import Env
 from b24tel.web import repository as repo
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
+from b24tel.wire.numbers import ascii_int
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PHONE = re.compile(r"^\+?[\d\s()\-]*$")
@@ -279,9 +280,7 @@ async def start_call(ctx: EndpointCtx) -> Response:
             number=number.strip()[:100],
             show=True,
             entity_type=entity_type if isinstance(entity_type, str) and entity_type else None,
-            entity_id=int(entity_id)
-            if isinstance(entity_id, str) and entity_id.isdigit() and len(entity_id) < 18
-            else None,
+            entity_id=ascii_int(entity_id),
         )
     except click.ClickError as exc:
         return JSONResponse(

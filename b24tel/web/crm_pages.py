@@ -18,6 +18,7 @@ from b24tel.web import repository as repo
 from b24tel.web.calls import _query, _row
 from b24tel.web.render import local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, CallFilter
+from b24tel.wire.numbers import ascii_int
 
 PAGE = 50
 SHOWN_KINDS = ("str", "text", "int", "id", "datetime", "money", "status", "user", "currency")
@@ -59,9 +60,7 @@ async def entity_list(ctx: EndpointCtx) -> Response:
             matches.append(model.id.in_(owners))
         stmt = stmt.where(or_(*matches))
     page_no = ctx.query.get("page")
-    number = (
-        int(page_no) if isinstance(page_no, str) and page_no.isdecimal() and len(page_no) < 7 else 1
-    )
+    number = ascii_int(page_no, 6) or 1
     async with ctx.services.db.transaction(readonly=True) as s:
         total = await s.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = (
@@ -116,7 +115,7 @@ async def entity_page(ctx: EndpointCtx) -> Response:
     kind = str(ctx.request.path_params.get("kind"))
     entity = _entity(kind)
     raw_id = str(ctx.request.path_params.get("entity_id", ""))
-    if not raw_id.isdigit() or len(raw_id) > 17:
+    if ascii_int(raw_id, 17) is None:
         raise errors.ApiError("NOT_FOUND", "Not found", 404)
     f = CallFilter.parse({**ctx.query, "entity": f"{entity.name}:{raw_id}"})
     async with ctx.services.db.transaction(readonly=True) as s:

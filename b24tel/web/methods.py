@@ -12,6 +12,7 @@ from b24tel.services import EndpointCtx
 from b24tel.web import account, admin_pages, calls, crm_pages, live, waveform
 from b24tel.web.dashboard import figures
 from b24tel.web.render import page, viewer
+from b24tel.wire.numbers import ascii_int
 
 GET = frozenset({"GET", "HEAD"})
 POST = frozenset({"POST"})
@@ -35,11 +36,8 @@ async def waveform_svg(ctx: EndpointCtx) -> Response:
     me = await viewer(ctx)
     stat = await calls.visible_call(ctx, me, str(ctx.request.path_params["call_id"]))
     wanted = ctx.query.get("file")
-    file_id = (
-        int(wanted)
-        if isinstance(wanted, str) and wanted.isdigit() and len(wanted) < 18
-        else stat.record_file_id
-    )
+    file_id = ascii_int(wanted)
+    file_id = stat.record_file_id if file_id is None else file_id
     async with ctx.services.db.transaction(readonly=True) as s:
         row = await s.get(RecordingFile, file_id) if file_id else None
     headers = {"Cache-Control": "private, max-age=86400"}

@@ -17,6 +17,7 @@ from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
 from b24tel.telephony.models import ExternalLine, Statistic, Transcript, TranscriptLine
 from b24tel.users.models import User
+from b24tel.wire.numbers import ascii_int
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 1000
@@ -75,7 +76,7 @@ class CallFilter:
             },
             sort=get("sort") if get("sort") in SORTS else "time",
             order="asc" if get("order") == "asc" else "desc",
-            page=max(1, min(int(page), 10**6)) if page.isdecimal() else 1,
+            page=max(1, min(ascii_int(page) or 1, 10**6)),
         )
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -107,8 +108,8 @@ def _conditions(
     if f.phone:
         key = phones.normalize(f.phone, region)
         where.append(Statistic.phone_normalized == (key or "")[:50])
-    if f.user.isdigit() and len(f.user) < 18:
-        where.append(Statistic.portal_user_id == int(f.user))
+    if (user_id := ascii_int(f.user)) is not None:
+        where.append(Statistic.portal_user_id == user_id)
     if f.direction in DIRECTIONS:
         where.append(Statistic.incoming == f.direction)
     if f.status == "answered":
@@ -128,7 +129,7 @@ def _conditions(
     if f.q:
         where.append(Statistic.call_id.in_(_transcript_search(f.q, dialect)))
     entity_type, _, entity_id = f.entity.partition(":")
-    if entity_type in ENTITIES and entity_id.isdigit() and len(entity_id) < 18:
+    if entity_type in ENTITIES and ascii_int(entity_id) is not None:
         where.append(
             and_(
                 Statistic.crm_entity_type == entity_type, Statistic.crm_entity_id == int(entity_id)

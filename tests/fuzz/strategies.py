@@ -52,10 +52,13 @@ NASTY_STRINGS = (
     "http://127.0.0.1:0/x.wav", "http://" + "a" * 70 + ".example/x.wav", "//x", "UklGRg==",
     "not base64!", "a.wav", "a.mp3", "a.WAV", "../../etc/passwd", "CONTACT", "LEAD", "COMPANY",
     "DEAL", "PHONE", "EMAIL", "Client", "User", "ASC", "DESC", "telephony", "*",
+    # every digit that is not ASCII, leading zeros, numbers past any integer type
+    "٣", "٠٣", "３", "①", "1²", "০১", "0003", "9" * 400, "9" * 5000, "-" + "9" * 5000,
+    "1" + "0" * 320 + ".5", "1e99999",
 )  # fmt: skip
 NASTY_NUMBERS = (0, 1, -1, 2, 3, 4, 5, 6, 2**31, 2**31 - 1, 2**63 - 1, 2**63, -(2**63) - 1,
-                 2**64, 10**30, -(10**30), 1.5, -0.0, 1e308, float("inf"), float("-inf"),
-                 float("nan"))  # fmt: skip
+                 2**64, 10**30, -(10**30), 10**400, -(10**400), 1.5, -0.0, 1e308,
+                 float("inf"), float("-inf"), float("nan"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -406,3 +409,76 @@ def problems(status: int, content_type: str, body: bytes) -> list[str]:
             if isinstance(item, dict) and "request_id" in item:
                 found.append(f"batch sub-command failed inside: {item}")
     return found
+
+
+# --- hostile shapes: what an attacker sends rather than a connector ----------------------
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A request sent as it is, path and query unencoded by any client library."""
+
+    name: str
+    method: str
+    target: str  # {hook} stands for the webhook prefix
+    headers: dict[str, str]
+    body: bytes
+
+
+def _json_number(digits: int, sign: str = "") -> bytes:
+    return b'{"USER_ID":' + sign.encode() + b"9" * digits + b',"PHONE_NUMBER":"1","TYPE":2}'
+
+
+_MISMATCHED = (
+    b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nabc\r\n'
+    b"--XYZ--\r\n"
+)
+# bodies of every kind, sent without any credentials
+_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data",
+               "multipart/form-data; boundary=ABC", "text/plain", "application/octet-stream",
+               "audio/wav", "application/xml", "", "application/x-www-form-urlencoded; a=b",
+               "application/json; charset=latin-1", "*/*", "\u00e9/\u00e9")  # fmt: skip
+
+
+def hostile() -> list[Raw]:
+    """Long URLs, numbers in every spelling and size, multipart that lies about itself,
+    bodies of every type without credentials."""
+    out = [
+        Raw(f"url {n // 1024} KiB", "GET", f"/rest/server.time?x={'Z' * n}", {}, b"")
+        for n in (16 * 1024, 32 * 1024, 64 * 1024, 256 * 1024, 500 * 1024)
+    ]
+    out += [
+        Raw(f"url {n // 1024} KiB of pairs", "GET", "/rest/server.time?" + "a[]=1&" * (n // 6),
+            {}, b"")
+        for n in (16 * 1024, 256 * 1024)
+    ]  # fmt: skip
+    out.append(Raw("authenticated url 256 KiB", "GET", "{hook}user.get?x=" + "Z" * 262_144, {},
+                   b""))  # fmt: skip
+    for digits in ("٣", "３", "²", "①", "1²", "0" * 30 + "1", "9" * 5000):
+        for path in ("user.get?ID=", "crm.contact.get?id=", "disk.file.get?id=",
+                     "voximplant.statistic.get?start="):  # fmt: skip
+            out.append(Raw(f"{path}{digits[:8]}", "GET", "{hook}" + path + quote(digits), {}, b""))
+    json_type = {"content-type": "application/json"}
+    for digits, sign in ((309, ""), (400, "-"), (4300, ""), (5000, ""), (20_000, "-")):
+        out.append(Raw(f"json {digits} digits", "POST",
+                       "{hook}telephony.externalCall.register", json_type,
+                       _json_number(digits, sign)))  # fmt: skip
+    out.append(Raw("json 1e99999", "POST", "{hook}user.get", json_type, b'{"ID":1e99999}'))
+    for path in ("{hook}telephony.externalCall.attachRecord", "/rest/upload.json?token=a.b",
+                 "{hook}upload/?token=a.b", "/rest/server.time"):  # fmt: skip
+        headers = {"content-type": "multipart/form-data; boundary=ABC"}
+        out.append(Raw(f"mismatched multipart {path}", "POST", path, headers, _MISMATCHED))
+    many = b'--B\r\nContent-Disposition: form-data; name="a[]"\r\n\r\n1\r\n' * 20_000
+    headers = {"content-type": "multipart/form-data; boundary=B"}
+    out.append(Raw("20 000-part multipart", "POST", "/rest/server.time", headers,
+                   many + b"--B--\r\n"))  # fmt: skip
+    for ctype in _BODY_TYPES:
+        headers = {"content-type": ctype} if ctype else {}
+        out.append(Raw(f"unauthenticated {ctype or 'no type'}", "POST", "/rest/server.time",
+                       headers, b"\x00\xff a=1&auth" * 200))  # fmt: skip
+    for link in ("a.%C3%A9", "%C3%A9.%C3%A9", "a." + "%FF" * 10, "." * 5000):
+        out.append(Raw(f"download token {link[:10]}", "GET", f"/rest/download.json?token={link}",
+                       {}, b""))  # fmt: skip
+    out.append(Raw("range of 5000 digits", "GET", "/rest/download.json?token=x",
+                   {"range": "bytes=" + "9" * 5000 + "-"}, b""))  # fmt: skip
+    return out

@@ -135,6 +135,31 @@ def test_fuzz(fuzz_env: tuple[asyncio.Runner, Harness, World], method: str) -> N
         logging.getLogger().removeHandler(errors)
 
 
+HOSTILE = strategies.hostile()
+
+
+@pytest.mark.parametrize("shape", HOSTILE, ids=[r.name for r in HOSTILE])
+def test_hostile_shapes(
+    fuzz_env: tuple[asyncio.Runner, Harness, World], shape: strategies.Raw
+) -> None:
+    """Long URLs, numbers in every spelling, multipart that lies, bodies of every type
+    without credentials: a JSON answer below 500, nothing logged as unexpected."""
+    runner, harness, _ = fuzz_env
+    errors = Errors()
+    logging.getLogger().addHandler(errors)
+    try:
+        target = shape.target.replace("{hook}", HOOK)
+        response, _ = runner.run(
+            harness.asgi(shape.method, target, body=shape.body, headers=shape.headers)
+        )
+    finally:
+        logging.getLogger().removeHandler(errors)
+    found = strategies.problems(
+        response.status_code, response.headers.get("content-type", ""), response.content
+    )
+    assert not found and not errors.records, (found, [r.getMessage() for r in errors.records])
+
+
 ADMIN_PATHS = ("/admin/api/requests", "/admin/api/requests/1", "/admin/api/faults",
                "/admin/api/faults/1")  # fmt: skip
 ADMIN_KEYS = ("method", "caller", "kind", "param", "error", "status", "description", "proxy",
