@@ -214,25 +214,36 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
+        fields = {"Host": f"127.0.0.1:{self.port}", "Content-Length": str(len(body))}
+        if content_type is not None:
+            fields["Content-Type"] = content_type
+        fields.update(headers or {})
+        head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        self.writer.write(head.encode("utf-8") + b"\r\n" + body)
         status_line = await self.reader.readline()
         if not status_line:
             raise ConnectionError(f"{method} {path[:80]}: the server closed the connection")
         status = int(status_line.split()[1])
-        length = 0
+        length = -1
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
             if name.lower() == "content-length":
                 length = int(value)
+        if length < 0:  # delimited by the server closing the connection
+            data = await self.reader.read()
+            self.close()
+            self.writer = None
+            return status, data
         return status, await self.reader.readexactly(length)
 
     async def json(self, path: str, params: dict) -> dict:

@@ -3,8 +3,12 @@ process on SQLite and on PostgreSQL.
 
 Uses the strategies of the fuzz suite (tests/fuzz/strategies.py): valid requests broken in
 one to three places, and random ones, sent as JSON, form, query string, multipart and batch
-sub-commands. Counts answers ≥ 500, bodies on REST paths that are not the JSON envelope,
-and tracebacks in the server's log. Exits with status 1 when any count is not zero.
+sub-commands; then every hostile shape (URLs up to past the request-head limit, numbers in
+every spelling and size, multipart that lies, bodies of every type without credentials),
+over raw connections, a few rounds each. Counts answers ≥ 500, requests left unanswered
+(no answer within 30 s, or the connection closed without one), bodies on REST paths that are
+not the JSON envelope, and tracebacks in the server's log. Exits with status 1 when any
+count is not zero.
 
     python bench/fuzz.py --requests 50000 [--database sqlite|postgres|both]
 """
@@ -25,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from common import PG_ENV, ROOT, b24tel_server, scratch_postgres, table
+from common import PG_ENV, ROOT, Connection, b24tel_server, scratch_postgres, table
 from hypothesis import HealthCheck, Phase, given, settings
 
 sys.path.insert(0, str(ROOT))
@@ -39,19 +43,23 @@ class Tally:
     def __init__(self) -> None:
         self.requests = 0
         self.errors_5xx = 0
+        self.unanswered = 0
         self.not_json = 0
         self.statuses: collections.Counter[int] = collections.Counter()
         self.examples: list[str] = []
 
-    def add(self, status: int, found: list[str], case: Case) -> None:
+    def add(self, status: int, found: list[str], case: Case | str) -> None:
         self.requests += 1
+        if status == 0:
+            self.unanswered += 1
         self.statuses[status] += 1
         if status >= 500:
             self.errors_5xx += 1
         if any(p.startswith(("content type", "not JSON", "not result")) for p in found):
             self.not_json += 1
         if found and len(self.examples) < 10:
-            self.examples.append(f"{case.method} {case.encoding}: {found[0][:200]}")
+            where = case if isinstance(case, str) else f"{case.method} {case.encoding}"
+            self.examples.append(f"{where}: {found[0][:200]}")
 
 
 async def _call(client: httpx.AsyncClient, method: str, params: dict[str, Any]) -> Any:
@@ -102,13 +110,44 @@ async def _send(client: httpx.AsyncClient, case: Case, world: World) -> tuple[in
     if world.token and strategies.needs_app(case.method):
         query = f"auth={world.token}" + (f"&{request.query}" if request.query else "")
         target = str(client.base_url.join(f"/rest/{request.path}?{query}"))
-    response = await client.request(
-        request.method, target, content=request.body or None, headers=request.headers
-    )
+    try:
+        response = await client.request(
+            request.method, target, content=request.body or None, headers=request.headers
+        )
+    except httpx.HTTPError as exc:
+        return 0, [f"unanswered: {type(exc).__name__} {exc}"]
     found = strategies.problems(
         response.status_code, response.headers.get("content-type", ""), response.content
     )
     return response.status_code, found
+
+
+# past the request-head limit: the server's own JSON 400, never a hang
+OVERSIZED = [strategies.Raw("url 1 MiB", "GET", "/rest/server.time?x=" + "Z" * (1 << 20), {}, b"")]
+
+
+async def _send_raw(port: int, hook: str, shape: strategies.Raw) -> tuple[int, list[str]]:
+    conn = Connection(port)
+    target = shape.target.replace("{hook}", hook)
+    ctype = shape.headers.get("content-type")
+    others = {k: v for k, v in shape.headers.items() if k != "content-type"}
+    try:
+        status, body = await asyncio.wait_for(
+            conn.request(shape.method, target, shape.body, ctype, others), 30
+        )
+    except (TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
+        return 0, [f"unanswered: {type(exc).__name__} {exc}"]
+    finally:
+        conn.close()
+    kind = "application/json; charset=utf-8" if body.startswith(b"{") else "?"
+    return status, strategies.problems(status, kind, body)
+
+
+def hostile_rounds(runner: asyncio.Runner, port: int, hook: str, tally: Tally, rounds: int) -> None:
+    for _ in range(rounds):
+        for shape in [*strategies.hostile(), *OVERSIZED]:
+            status, found = runner.run(_send_raw(port, hook, shape))
+            tally.add(status, found, shape.name)
 
 
 def run_backend(name: str, database_url: str, total: int) -> tuple[Tally, str, float]:
@@ -138,6 +177,8 @@ def run_backend(name: str, database_url: str, total: int) -> tuple[Tally, str, f
 
             send()
             print(f"  {name}: {method} done ({tally.requests} requests)", file=sys.stderr)
+        hostile_rounds(runner, server.port, server.hook, tally, 3)
+        print(f"  {name}: hostile shapes done ({tally.requests} requests)", file=sys.stderr)
         seconds = time.perf_counter() - started
         runner.run(client.aclose())
         runner.close()
@@ -178,17 +219,20 @@ def main() -> None:
         # access log inside request lines
         tracebacks = len(TRACEBACK.findall(log))
         unexpected = len(UNEXPECTED.findall(log))
-        failed |= bool(tally.errors_5xx or tally.not_json or tracebacks or unexpected)
+        failed |= bool(
+            tally.errors_5xx or tally.unanswered or tally.not_json or tracebacks or unexpected
+        )
         rows.append(
             [backend, tally.requests, f"{tally.requests / seconds:.0f}", tally.errors_5xx,
-             tally.not_json, tracebacks + unexpected,
+             tally.unanswered, tally.not_json, tracebacks + unexpected,
              " ".join(f"{k}:{v}" for k, v in sorted(tally.statuses.items()))]
         )  # fmt: skip
         for example in tally.examples:
             print(f"  {backend}: {example}")
         for excerpt in log_excerpts(log, (TRACEBACK, UNEXPECTED)):
             print(f"  {backend} server log:\n{excerpt}")
-    headers = ["database", "requests", "req/s", ">=500", "not JSON", "tracebacks", "statuses"]
+    headers = ["database", "requests", "req/s", ">=500", "unanswered", "not JSON", "tracebacks",
+               "statuses"]  # fmt: skip
     print(table(headers, rows))
     sys.exit(1 if failed else 0)
 

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,8 +35,14 @@ from b24tel.telephony.models import Call, MissedCall, Statistic, Transcript, Tra
 ERASED = "[erased]"
 REASON = "erasure"
 BATCH = 50
-# a run of characters that may spell a phone number inside free text
-_PHONE_RUN = re.compile(r"\+?\d[\d\s().\-]{4,}\d")
+# a run of characters that may spell a phone number inside free text; it starts only where
+# no digit precedes and never gives back what it took, so any text is read once (trailing
+# separators are handed back in Python)
+_PHONE_RUN = re.compile(r"(?<![0-9+])\+?[0-9][0-9\s().\-]*+")
+_SEPARATORS = " \t\r\n().-"
+MIN_RUN = 6
+# journal rows read at a time when looking for the number in any spelling
+JOURNAL_PAGE = 500
 
 
 class NotANumber(ValueError):
@@ -98,7 +105,25 @@ class Eraser:
     def _scrub(self, text: str | None, key: str) -> str | None:
         if not text:
             return text
-        return _PHONE_RUN.sub(lambda m: ERASED if self._same(m.group(), key) else m.group(), text)
+
+        def replace(match: re.Match[str]) -> str:
+            run = match.group()
+            core = run.rstrip(_SEPARATORS)
+            if len(core) >= MIN_RUN and self._same(core, key):
+                return ERASED + run[len(core) :]
+            return run
+
+        return _PHONE_RUN.sub(replace, text)
+
+    def mentions(self, text: str | None, key: str) -> bool:
+        """Whether ``text`` holds the number in any spelling, also percent-escaped (a batch
+        command, a query string)."""
+        if not text:
+            return False
+        variants = [text]
+        while "%" in variants[-1] and len(variants) < 3:
+            variants.append(unquote_plus(variants[-1], errors="replace"))
+        return any(self._scrub(v, key) != v for v in variants)
 
     # --- what is touched -----------------------------------------------------------------
 
@@ -122,14 +147,25 @@ class Eraser:
         return list(acts.values())
 
     async def _journal_ids(self, s: AsyncSession, key: str, call_ids: Sequence[str]) -> list[int]:
-        """Entries whose request, answer or URL holds one of the calls or the number (as
-        its digits, or as the operator typed it)."""
-        needles = {*call_ids, key, *self.spellings}
+        """Entries whose request, answer or URL holds one of the calls, or — with no calls
+        left — the number in any spelling (a searchCrmEntities or a batch whose only link
+        to the calls is the number)."""
         texts = (cast(JournalRow.params, Text), cast(JournalRow.result, Text), JournalRow.url)
-        stmt = select(JournalRow.id).where(
-            or_(*(t.contains(n, autoescape=True) for t in texts for n in needles))
-        )
-        return list((await s.execute(stmt)).scalars())
+        if call_ids:
+            needles = {*call_ids, key, *self.spellings}
+            stmt = select(JournalRow.id).where(
+                or_(*(t.contains(n, autoescape=True) for t in texts for n in needles))
+            )
+            return list((await s.execute(stmt)).scalars())
+        found: list[int] = []
+        last = 0
+        while True:
+            page = select(JournalRow.id, *texts).where(JournalRow.id > last)
+            rows = (await s.execute(page.order_by(JournalRow.id).limit(JOURNAL_PAGE))).all()
+            if not rows:
+                return found
+            found += [r[0] for r in rows if any(self.mentions(t, key) for t in r[1:])]
+            last = rows[-1][0]
 
     # --- the run -------------------------------------------------------------------------
 
@@ -145,7 +181,8 @@ class Eraser:
             counts.transcripts = len(await _transcripts(s, counts.calls))
             counts.activities = len(await self._activities(s, key, counts.calls))
             counts.missed_calls = len(await self._missed(s, key))
-            counts.journal_entries = len(await self._journal_ids(s, key, counts.calls))
+            by_calls = await self._journal_ids(s, key, counts.calls) if counts.calls else []
+            counts.journal_entries = len({*by_calls, *await self._journal_ids(s, key, [])})
             counts.crm_records = await _crm_records(s, key)
         return counts
 
@@ -180,6 +217,9 @@ class Eraser:
         # counted here, with the calls: exact even when a killed run removed some already
         erased = await recordings_repo.erased_of_calls(s, call_ids)
         done.recording_files, done.recording_bytes = len(erased), sum(f.size for f in erased)
+        for row in erased:  # a file name or a RECORD_URL may spell the number
+            row.name = self._scrub(row.name, key) or ""
+            row.source_url = self._scrub(row.source_url, key)
         transcripts = await _transcripts(s, call_ids)
         if transcripts:
             await s.execute(
@@ -194,6 +234,8 @@ class Eraser:
             stat.phone_number, stat.phone_normalized = ERASED, None
             stat.call_record_url = None
             stat.comment = self._scrub(stat.comment, key)
+            stat.call_failed_reason = self._scrub(stat.call_failed_reason, key) or ""
+            stat.record_fetch_error = self._scrub(stat.record_fetch_error, key)
             stat.transcript_id, stat.transcript_pending = None, "N"
             if stat.record_fetch_status == "pending":  # its RECORD_URL is gone with it
                 stat.record_fetch_status, stat.record_fetch_error = "failed", "erased"

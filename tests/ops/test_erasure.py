@@ -155,6 +155,42 @@ async def test_erasure_of_a_number_in_every_spelling(
     assert code == 0 and "calls: 0" in out  # nothing is left
 
 
+async def test_the_number_is_left_nowhere(harness: Harness, hook: str, settings: Settings) -> None:
+    """The places an earlier erasure missed: the recording's file name and RECORD_URL, the
+    FAILED_REASON, and journal entries whose only link is the number — a searchCrmEntities
+    in another spelling, a batch command with the number percent-escaped."""
+    number, spelled = "89160005544", "8 (916) 000-55-44"
+    registered = await rest(harness, "telephony.externalCall.register", USER_ID=1,
+                            PHONE_NUMBER=number, TYPE=2)  # fmt: skip
+    call_id = registered["CALL_ID"]
+    await rest(harness, "telephony.externalCall.finish", CALL_ID=call_id, USER_ID=1,
+               STATUS_CODE=486, FAILED_REASON=f"busy, call back {spelled}")  # fmt: skip
+    await rest(harness, "telephony.externalCall.attachRecord", CALL_ID=call_id,
+               FILENAME=f"{number}.mp3", FILE_CONTENT=MP3)  # fmt: skip
+    await rest(harness, "telephony.externalCall.searchCrmEntities", PHONE_NUMBER=spelled)
+    await harness.client.post(
+        hook + "batch",
+        data={"cmd[a]": "telephony.externalCall.searchCrmEntities?PHONE_NUMBER=%2B7%20916%20"
+                        "000%2055%2044"},
+    )  # fmt: skip
+    await harness.services.journal.flush()
+    code, out = await asyncio.to_thread(erase, settings, "--phone", "+7 916 000 55 44")
+    assert code == 0, out
+    needles = (number, "9160005544", "916 000", "000-55-44", "000%2055%2044", "000 55 44")
+    async with harness.db.transaction(readonly=True) as s:
+        names = [(f.name, f.source_url) for f in (await s.execute(select(RecordingFile))).scalars()]
+        reasons = [st.call_failed_reason for st in (await s.execute(select(Statistic))).scalars()]
+        journal = [
+            json.dumps([row.url, row.params, row.result])
+            for row in (await s.execute(select(JournalRow))).scalars()
+        ]
+    assert names and reasons and journal is not None
+    for text in [json.dumps(names), json.dumps(reasons), *journal]:
+        assert not any(n in text for n in needles), text
+    assert names[0][0] == "[erased].mp3"
+    assert reasons == ["busy, call back [erased]"]
+
+
 async def test_a_word_is_not_a_number(settings: Settings, harness: Harness) -> None:
     code, out = await asyncio.to_thread(erase, settings, "--phone", "nobody")
     assert code == 1 and "Error: 'nobody' is not a phone number" in out
