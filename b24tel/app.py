@@ -235,7 +235,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found},
         # inside Starlette's own error middleware, so no exception ever reaches it
-        middleware=[Middleware(Guard)],
+        middleware=[Middleware(Guard, max_head=settings.max_request_head)],
     )
     # a REST path must never answer 3xx (docs/reference/protocol.md, "Routing"): no slash redirects
     app.router.redirect_slashes = False

@@ -267,6 +267,22 @@ class Settings:
         "delivery is dead (`b24tel events log --status dead`, `b24tel events redeliver`).",
     )
     event_concurrency: int = setting(16, "Deliveries one instance sends at the same time.")
+    event_handler_concurrency: int = setting(
+        4,
+        "Deliveries one handler URL has in flight at most, across instances; free slots go "
+        "first to the application (or outgoing webhook) with the fewest in flight, so one "
+        "application's slow handlers cannot hold every slot.",
+    )
+    event_breaker_failures: int = setting(
+        5,
+        "Attempts in a row without an answer within `event_timeout` after which a handler's "
+        "circuit breaker opens: nothing is sent to it for `event_breaker_cooldown` seconds "
+        "(doubling each time it opens again, up to 30 minutes), then one delivery at a time "
+        "until one is answered. Its deliveries wait, none is lost.",
+    )
+    event_breaker_cooldown: float = setting(
+        60.0, "Seconds a handler's circuit breaker stays open the first time."
+    )
     event_poll_interval: float = setting(
         1.0,
         "Seconds between looks at the outbox when nothing woke the worker (commits in this "

@@ -139,6 +139,13 @@ def internal_error(request_id: str = "") -> ApiError:
 # --- refusals of the request itself (limits and malformed input) -----------------------------
 
 
+def head_too_large(limit: int) -> ApiError:
+    """The request line and headers past ``max_request_head`` (b24tel.httpserver)."""
+    return invalid_request(
+        f"The request line and headers are longer than {limit} bytes (max_request_head)", 431
+    )
+
+
 def invalid_request(description: str, status: int = 400) -> ApiError:
     return ApiError("INVALID_REQUEST", description, status)
 

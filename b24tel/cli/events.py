@@ -17,7 +17,7 @@ from b24tel import logs, masking
 from b24tel.cli.admin import apps, webhooks
 from b24tel.cli.base import Ctx, run_services
 from b24tel.errors import ApiError
-from b24tel.events import lifecycle, outgoing
+from b24tel.events import fairness, lifecycle, outgoing
 from b24tel.events.delivery import Worker
 from b24tel.events.models import Delivery
 from b24tel.events.subscriptions import check_handler
@@ -262,7 +262,7 @@ def _row(d: Delivery) -> dict[str, Any]:
 def events_log(obj: Ctx, event: str | None, status: str | None, limit: int, as_json: bool) -> None:
     """Deliveries: attempts, status codes, latency, last error."""
 
-    async def work(services: Services) -> list[dict[str, Any]]:
+    async def work(services: Services) -> tuple[list[dict[str, Any]], dict[str, str]]:
         stmt = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
         if event:
             stmt = stmt.where(Delivery.event == event.upper())
@@ -271,9 +271,15 @@ def events_log(obj: Ctx, event: str | None, status: str | None, limit: int, as_j
         elif status:
             stmt = stmt.where(Delivery.status == status)
         async with services.db.transaction(readonly=True) as s:
-            return [_row(d) for d in (await s.execute(stmt)).scalars()]
+            found = list((await s.execute(stmt)).scalars())
+            health = await fairness.states(s)
+        now, threshold = services.clock.now(), services.settings.event_breaker_failures
+        states = {h.handler: fairness.describe(h, now, threshold) for h in health}
+        return [{**_row(d), "breaker": states.get(d.handler)} for d in found], {
+            masking.shown_url(h): state for h, state in states.items()
+        }
 
-    rows = run_services(obj.settings(), work)
+    rows, breakers = run_services(obj.settings(), work)
     if as_json:
         for r in rows:
             click.echo(json.dumps(r))
@@ -286,6 +292,8 @@ def events_log(obj: Ctx, event: str | None, status: str | None, limit: int, as_j
             f"{r['last_latency_ms'] if r['last_latency_ms'] is not None else ''}\t"
             f"{r['handler']}\t{r['last_error'] or ''}"
         )
+    for handler, state in breakers.items():
+        click.echo(f"handler {handler}: {state}")
 
 
 @events.command("redeliver")

@@ -1,12 +1,10 @@
 """The delivery worker: sends what the outbox holds, retries what failed, never loses one
 (docs/reference/events.md, "Delivery").
 
-Claims are short transactions: due rows are marked ``sending`` with a lease (PostgreSQL:
-``FOR UPDATE SKIP LOCKED``, so several instances never claim the same row; SQLite: one
-writer at a time). A worker that dies gives its claims back when their lease runs out, so a
-delivery is sent at least once and, in the normal case, exactly once; the idempotency key
-lets a handler drop the rare second copy. Deliveries of one handler about one entity go out
-in order: a row waits while an earlier one of its ``ordering_key`` is undelivered.
+Due rows are claimed with a lease (b24tel.events.claims: fairly shared, in order per
+entity, past open circuit breakers). A worker that dies gives its claims back when their
+lease runs out, so a delivery is sent at least once and, in the normal case, exactly once;
+the idempotency key lets a handler drop the rare second copy.
 """
 
 from __future__ import annotations
@@ -15,20 +13,19 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from b24tel import masking
-from b24tel.config import Settings, parse_networks
-from b24tel.events import payload
+from b24tel.config import parse_networks
+from b24tel.events import claims, fairness, payload
 from b24tel.events.models import Delivery
+from b24tel.events.policy import Policy
 from b24tel.events.tokens import EventTokens
 from b24tel.netguard import BlockedAddress, guarded_client
 from b24tel.rest.faults import Decision
@@ -41,48 +38,13 @@ MAX_CODES = 40  # attempts remembered per delivery
 
 
 @dataclass(frozen=True)
-class Policy:
-    timeout: float
-    retry_initial: float
-    retry_max: float
-    horizon: float
-    concurrency: int
-    poll_interval: float
-
-    @classmethod
-    def of(cls, settings: Settings) -> Policy:
-        return cls(
-            timeout=settings.event_timeout,
-            retry_initial=settings.event_retry_initial,
-            retry_max=settings.event_retry_max,
-            horizon=settings.event_retry_horizon,
-            concurrency=settings.event_concurrency,
-            poll_interval=settings.event_poll_interval,
-        )
-
-    @property
-    def lease(self) -> dt.timedelta:
-        """How long a claim lasts: a send takes at most ``timeout``; twice that and a margin
-        before another worker may take over the claim of one that died."""
-        return dt.timedelta(seconds=2 * self.timeout + 5)
-
-    def next_attempt(
-        self, now: dt.datetime, created: dt.datetime, attempts: int
-    ) -> dt.datetime | None:
-        """When to try again after ``attempts`` failures (exponential, jittered), or None
-        when that would be past the horizon."""
-        delay = min(self.retry_max, self.retry_initial * 2 ** (attempts - 1))
-        at = now + dt.timedelta(seconds=delay * random.uniform(0.5, 1.5))
-        return None if at > created + dt.timedelta(seconds=self.horizon) else at
-
-
-@dataclass(frozen=True)
 class Outcome:
     delivered: bool
     status: int  # HTTP status, 0 when none came back
     error: str | None
     latency_ms: int
     received: int = 0  # bytes of the handler's answer
+    timed_out: bool = False  # no answer within event_timeout
 
 
 class Worker:
@@ -200,6 +162,10 @@ class Worker:
                 current = {row.id: row for row in rows.scalars()}
                 for d, outcome in done:
                     self._apply(current.get(d.id), outcome, now)
+                    await fairness.record(
+                        s, d.handler, outcome.status > 0, outcome.timed_out, outcome.error, now,
+                        self.policy.breaker,
+                    )  # fmt: skip
             return await self._claim(s, now, None, free) if free > 0 else []
 
     # --- one round -------------------------------------------------------------------------
@@ -228,31 +194,9 @@ class Worker:
     async def _claim(
         self, s: AsyncSession, now: dt.datetime, only: list[int] | None, limit: int
     ) -> list[Delivery]:
-        earlier = aliased(Delivery)
-        due = or_(
-            and_(Delivery.status == "pending", Delivery.next_attempt_at <= now),
-            and_(Delivery.status == "sending", Delivery.lease_until < now),
+        return await claims.claim(
+            s, now, self.policy, limit, only, locking=not self.services.db.is_sqlite
         )
-        blocked = exists().where(
-            earlier.ordering_key == Delivery.ordering_key,
-            earlier.id < Delivery.id,
-            earlier.status.in_(("pending", "sending")),
-        )
-        stmt = select(Delivery).where(due, ~blocked).order_by(Delivery.id).limit(limit)
-        if only is not None:
-            stmt = stmt.where(Delivery.id.in_(only))
-        if not self.services.db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True, of=Delivery)
-        rows = list((await s.execute(stmt)).scalars())
-        seen: set[str] = set()
-        claimed = []
-        for row in rows:
-            if row.ordering_key in seen:
-                continue
-            seen.add(row.ordering_key)
-            row.status, row.lease_until = "sending", now + self.policy.lease
-            claimed.append(row)
-        return claimed
 
     def _client(self) -> httpx.AsyncClient:
         return guarded_client(
@@ -287,7 +231,8 @@ class Worker:
             reason = str(exc.__cause__) if isinstance(exc.__cause__, BlockedAddress) else str(exc)
             return Outcome(False, 0, reason or "connection failed", _ms(started))
         except httpx.TimeoutException:
-            return Outcome(False, 0, f"no answer within {self.policy.timeout:g} s", _ms(started))
+            late = f"no answer within {self.policy.timeout:g} s"
+            return Outcome(False, 0, late, _ms(started), timed_out=True)
         except (httpx.HTTPError, ValueError) as exc:
             return Outcome(False, 0, str(exc) or type(exc).__name__, _ms(started))
         ok = 200 <= response.status_code < 300

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from b24tel.db.base import Base, BigInt, UTCDateTime
@@ -30,8 +32,14 @@ class EventBinding(Base):
     """``event.bind`` of an application, or one event of an outgoing webhook."""
 
     __tablename__ = "event_bindings"
-    # duplicates are refused by event.bind itself (a unique index cannot cover the NULLs)
-    __table_args__ = (Index("ix_event_bindings_event", "event"), {"sqlite_autoincrement": True})
+    # `binding_key` is unique: what makes two bindings the same, owner included (an
+    # application or an outgoing webhook; a unique index over the columns could not cover
+    # the NULL of the other owner), so binds sent at once cannot duplicate one
+    __table_args__ = (
+        Index("ix_event_bindings_event", "event"),
+        UniqueConstraint("binding_key", name="uq_event_bindings_binding_key"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigInt, primary_key=True, autoincrement=True)
     app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -48,6 +56,31 @@ class EventBinding(Base):
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     user_id: Mapped[int] = mapped_column(BigInt)  # who bound it
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    binding_key: Mapped[str] = mapped_column(String(64))
+
+    @staticmethod
+    def key_of(
+        owner: str, event: str, handler: str, auth_type: int, offline: bool, connector: str
+    ) -> str:
+        """``owner``: ``app:<id>`` or ``out:<id>``."""
+        parts = [owner, event, handler, str(auth_type), "1" if offline else "0", connector]
+        return hashlib.sha256(json.dumps(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class HandlerHealth(Base):
+    """A handler's circuit breaker, shared by every instance: after `event_breaker_failures`
+    attempts in a row that got no answer in time, no delivery goes to it until
+    `open_until`; then one at a time until one is answered."""
+
+    __tablename__ = "event_handler_health"
+
+    handler_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256
+    handler: Mapped[str] = mapped_column(Text)
+    timeouts: Mapped[int] = mapped_column(BigInt, default=0)  # in a row
+    trips: Mapped[int] = mapped_column(BigInt, default=0)  # times opened in a row
+    open_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Delivery(Base):

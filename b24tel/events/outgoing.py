@@ -53,6 +53,7 @@ async def create(
                 app_id=None, outgoing_id=hook.id, event=name, handler=handler, auth_type=0,
                 offline=False, auth_connector="", options=None, user_id=user_id,
                 created_at=now,
+                binding_key=EventBinding.key_of(f"out:{hook.id}", name, handler, 0, False, ""),
             )
         )  # fmt: skip
     return hook, outbox.outgoing_token(secret, hook)

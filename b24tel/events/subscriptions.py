@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import errors as protocol
 from b24tel.config_values import parse_networks
+from b24tel.db.upsert import insert_new
 from b24tel.events import catalog
 from b24tel.events import errors as event_errors
 from b24tel.events.models import EventBinding
@@ -86,25 +87,17 @@ async def bind(
     if auth_type and auth_type != w.user_id and not w.admin:
         raise event_errors.auth_type_needs_admin()
     connector = (p.auth_connector or "").strip()
-    duplicate = await session.execute(
-        select(EventBinding.id).where(
-            EventBinding.app_id == w.app_id,
-            EventBinding.event == definition.name,
-            EventBinding.handler == handler,
-            EventBinding.auth_type == auth_type,
-            EventBinding.offline.is_(offline),
-            EventBinding.auth_connector == connector,
-        )
-    )
-    if duplicate.first() is not None:
-        raise event_errors.handler_exists()
-    session.add(
-        EventBinding(
-            app_id=w.app_id, outgoing_id=None, event=definition.name, handler=handler,
-            auth_type=auth_type, offline=offline, auth_connector=connector,
-            options=p.options or None, user_id=w.user_id, created_at=now,
-        )
+    owner = f"app:{w.app_id}"
+    values = dict(
+        app_id=w.app_id, outgoing_id=None, event=definition.name, handler=handler,
+        auth_type=auth_type, offline=offline, auth_connector=connector,
+        options=p.options or None, user_id=w.user_id, created_at=now,
+        binding_key=EventBinding.key_of(owner, definition.name, handler, auth_type, offline,
+                                        connector),
     )  # fmt: skip
+    # one row however many identical binds arrive at once, on any number of instances
+    if not await insert_new(session, EventBinding, values, ["binding_key"]):
+        raise event_errors.handler_exists()
     return True
 
 

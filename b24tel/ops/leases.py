@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from b24tel.db.engine import Database
+from b24tel.db.upsert import insert_new
 from b24tel.ops.models import JobLease
 
 
@@ -25,13 +24,8 @@ async def claim(db: Database, name: str, holder: str, now: dt.datetime, ttl: flo
         )
         if taken.rowcount:  # type: ignore[attr-defined]
             return True
-        insert = sqlite_insert if db.is_sqlite else pg_insert
-        added = await s.execute(
-            insert(JobLease)
-            .values(name=name, holder=holder, until=until)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        return bool(added.rowcount)  # type: ignore[attr-defined]
+        return await insert_new(s, JobLease, {"name": name, "holder": holder, "until": until},
+                                ["name"])  # fmt: skip
 
 
 async def release(db: Database, name: str, holder: str) -> None:

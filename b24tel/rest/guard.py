@@ -88,8 +88,9 @@ def unexpected(exc: BaseException, request_id: str, where: str) -> ApiError:
 class Guard:
     """ASGI middleware around the whole application."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_head: int = 0) -> None:
         self.app = app
+        self.max_head = max_head
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +126,11 @@ class Guard:
             await send(message)
 
         try:
+            if self.max_head and _head_size(scope) > self.max_head:
+                # the HTTP parser bounds a head that arrives in pieces; one that came in
+                # whole is measured here
+                await render_error(errors.head_too_large(self.max_head))(scope, receive, tagged)
+                return
             await self.app(scope, counted, tagged)
         except ClientDisconnect:
             # nobody to answer; what the request had begun is undone by its own handlers
@@ -189,6 +195,11 @@ def _journal(
                 duration_ms=sub.duration_ms, bytes_in=0, bytes_out=0, fault=sub.fault,
             )
         )  # fmt: skip
+
+
+def _head_size(scope: Scope) -> int:
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+    return size + sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from b24tel import errors
+from b24tel.events import fairness
 from b24tel.events.models import Delivery
 from b24tel.faults import service as fault_rules
 from b24tel.faults.rules import RuleError, describe
@@ -104,7 +105,10 @@ async def deliveries(ctx: EndpointCtx) -> Response:
         stmt = stmt.where(Delivery.status == status[:16])
     async with ctx.services.db.transaction(readonly=True) as s:
         rows = (await s.execute(stmt)).scalars().all()
-    return page(ctx, me, "deliveries.html", rows=rows, status=status or "")
+        health = await fairness.states(s)
+    now, threshold = ctx.services.clock.now(), ctx.services.settings.event_breaker_failures
+    breakers = [(h.handler, fairness.describe(h, now, threshold)) for h in health]
+    return page(ctx, me, "deliveries.html", rows=rows, status=status or "", breakers=breakers)
 
 
 async def redeliver(ctx: EndpointCtx) -> Response:

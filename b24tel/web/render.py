@@ -12,6 +12,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from b24tel import masking
 from b24tel.errors import ApiError
 from b24tel.identity import CSRF_HEADER, PageSession
 from b24tel.rest.envelope import render_error
@@ -77,6 +78,8 @@ def duration(seconds: float | int | None) -> str:
 
 ENV.filters["local"] = local_time
 ENV.filters["duration"] = duration
+# a URL someone gave us (an event handler) may carry credentials: shown masked
+ENV.filters["masked"] = masking.shown_url
 
 
 def page_error(request: Request, exc: ApiError) -> Response:

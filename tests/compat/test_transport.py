@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 
 import httpx
 
@@ -46,3 +47,21 @@ def test_method_case_inside_batch(live: Live) -> None:
     r = response.json()["result"]
     assert r["result_error"] == []
     assert r["result"]["a"][0]["ID"] == "1" and r["result"]["c"][0]["ID"] == "2"
+
+
+def test_a_request_head_past_the_limit_gets_a_json_400_not_a_reset(live: Live) -> None:
+    """A 1 MiB URL (max_request_head is 512 KiB): the client sends all of it and reads a
+    JSON 400, instead of a connection reset while it is still sending."""
+    for size in (600 * 1024, 1024 * 1024, 3 * 1024 * 1024):
+        with socket.create_connection(("127.0.0.1", live.http.port), timeout=30) as sock:
+            sock.sendall(
+                b"GET /rest/server.time?x=" + b"Z" * size + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        # 400 from the parser when the head arrived in pieces, 431 when it came in whole
+        assert head.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 431 ")), head
+        assert json.loads(body)["error"] == "INVALID_REQUEST"
+        assert b"max_request_head" in body

@@ -4,6 +4,7 @@ texts, and the refusals that happen here instead of at delivery (docs/reference/
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -133,3 +134,18 @@ async def test_a_user_sees_and_unbinds_only_their_bindings(
     assert r.json()["result"] == {"count": 0}
     everything = (await admin_app.call("event.get")).json()["result"]
     assert len(everything) == 2
+
+
+async def test_binds_sent_at_once_make_one_binding(admin_app: App, handler: HandlerServer) -> None:
+    """Thirty identical binds at the same moment (concurrent transactions on PostgreSQL)
+    used to make several bindings, and every event then went out as many times."""
+    url = handler.url + "/h"
+    answers = await asyncio.gather(
+        *(bind(admin_app, event="ONCRMLEADADD", handler=url) for _ in range(30))
+    )
+    assert sum(a.status_code == 200 for a in answers) == 1
+    assert {error(a)[1] for a in answers if a.status_code != 200} == {"ERROR_HANDLER_ALREADY_EXIST"}
+    got = (await admin_app.call("event.get")).json()["result"]
+    assert [b["event"] for b in got] == ["ONCRMLEADADD"]
+    # the same event to another handler, or offline, is another binding
+    assert (await bind(admin_app, event="ONCRMLEADADD", handler=url + "2")).status_code == 200
