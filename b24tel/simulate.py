@@ -87,6 +87,8 @@ class Config:
     timeout: float = 60.0
     verify: Any = True
     serve_host: str = "127.0.0.1"
+    # the set-up request (user.get) tells a wrong URL: a server that never answers is one
+    setup_timeout: float = 10.0
 
 
 def wav_header(data_size: int) -> bytes:
@@ -203,13 +205,15 @@ class Simulator:
         *,
         url: str | None = None,
         files: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         started = time.perf_counter()
+        wait: Any = timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
             if files is not None:
-                response = await client.post(url or method, files=files)
+                response = await client.post(url or method, files=files, timeout=wait)
             else:
-                response = await client.post(url or method, json=params)
+                response = await client.post(url or method, json=params, timeout=wait)
         except httpx.HTTPError as exc:
             self.report.errors[type(exc).__name__] += 1
             raise RequestFailed(type(exc).__name__) from exc
@@ -309,7 +313,11 @@ class Simulator:
             async with httpx.AsyncClient(
                 base_url=cfg.url, limits=limits, timeout=cfg.timeout, verify=cfg.verify
             ) as client:
-                users = await self.call(client, "user.get", {"FILTER": {"ACTIVE": "Y"}})
+                # --timeout is for the calls, which may carry recordings
+                users = await self.call(
+                    client, "user.get", {"FILTER": {"ACTIVE": "Y"}},
+                    timeout=min(cfg.timeout, cfg.setup_timeout),
+                )  # fmt: skip
                 self.users = [int(u["ID"]) for u in users] or [1]
                 self.report = Report()  # the set-up request does not count
                 queue: asyncio.Queue[int] = asyncio.Queue()

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from b24tel.db import sqlite_driver
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = sqlite_driver.BUSY_TIMEOUT_MS
 POOL_SIZE = 30  # PostgreSQL connections of one process at most (plus one for LISTEN)
 
 

@@ -54,7 +54,9 @@ def current(url: str) -> str | None:
     async def read() -> str | None:
         engine = make_migration_engine(url)
         try:
-            async with engine.connect() as conn:
+            # a read: on SQLite a deferred BEGIN, which never waits for the write lock
+            async with engine.connect() as raw:
+                conn = await raw.execution_options(b24tel_write=False)
                 return await conn.run_sync(
                     lambda c: MigrationContext.configure(c).get_current_revision()
                 )

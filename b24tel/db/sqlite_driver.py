@@ -16,7 +16,9 @@ and keeps the description, row count and last row id it read there. Everything e
 from __future__ import annotations
 
 import collections
+import random
 import sqlite3
+import time
 from threading import Thread
 from typing import Any
 
@@ -35,8 +37,43 @@ DRIVER = "sqlite+b24tel_aiosqlite"
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 
 
+# how a writer waits for SQLite's one write lock held by another process (a command beside
+# a busy server, or the server beside a long command): SQLite's own busy handler sleeps
+# 1, 2, 5 … then 100 ms between tries, so against a process that lets go of the lock for
+# a fraction of a millisecond between transactions it can miss every chance for the whole
+# busy timeout and fail with "database is locked"; trying every few tenths of a
+# millisecond catches the first gap
+BEGIN_WRITE = "BEGIN IMMEDIATE"
+# how long any statement waits for a lock before "database is locked"
+BUSY_TIMEOUT_MS = 30_000
+_POLL = (0.0001, 0.0005)
+
+
+def _begin_write(conn: sqlite3.Connection) -> _Outcome:
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    conn.execute("PRAGMA busy_timeout=0")  # no sleeping in SQLite's handler: we poll
+    try:
+        while True:
+            try:
+                conn.execute(BEGIN_WRITE)
+                return None, -1, None, None
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(random.uniform(*_POLL))
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     """On aiosqlite's thread: the statement from cursor to closed cursor."""
+    if operation == BEGIN_WRITE:
+        return _begin_write(conn)
     cursor = conn.cursor()
     try:
         if many:

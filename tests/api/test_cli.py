@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from b24tel.app import create_app
 from b24tel.cli.main import cli
 from b24tel.config import Settings
+from b24tel.db import migrate
 from b24tel.db.engine import Database
 from tests.conftest import free_port, reset_database
 from tests.helpers import assert_time_block
@@ -175,3 +176,40 @@ def test_dev_cert(tmp_path: Path) -> None:
     for name in ("ca.pem", "server.pem", "server.key"):
         assert (tmp_path / "tls" / name).stat().st_size > 0
     assert "SSL_CERT_FILE" in out.output
+
+
+HOG = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA busy_timeout=30000")
+print("holding", flush=True)
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    conn.execute("BEGIN IMMEDIATE")
+    time.sleep(0.3)  # a long write transaction
+    conn.execute("COMMIT")
+    time.sleep(0.0003)  # and the lock free for a moment only
+"""
+
+
+def test_a_command_gets_its_write_in_beside_a_process_that_keeps_the_lock(
+    tmp_path: Path,
+) -> None:
+    """A busy server lets go of SQLite's write lock only for moments between transactions;
+    SQLite's own busy handler (tries 100 ms apart) missed them for the whole busy timeout
+    and the command failed with "database is locked"."""
+    data = tmp_path / "data"
+    data.mkdir()
+    migrate.upgrade(f"sqlite+aiosqlite:///{data / 'b24tel.db'}")
+    hog = subprocess.Popen(
+        [sys.executable, "-c", HOG, str(data / "b24tel.db")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert hog.stdout is not None and hog.stdout.readline().strip() == "holding"
+        runner = CliRunner(env={"B24TEL_DATA_DIR": str(data)})
+        for name in ("Ann", "Bob", "Cy"):
+            done = runner.invoke(cli, ["users", "add", "--name", name])
+            assert done.exit_code == 0, done.output
+    finally:
+        hog.kill()
+        hog.wait(10)

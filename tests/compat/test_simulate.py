@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from b24tel import simulate
 from b24tel.app import build_fetcher
 from b24tel.cli.main import cli
 from b24tel.recordings.models import RecordingFile
@@ -134,3 +137,17 @@ def test_table_output(live: Live) -> None:
     assert result.exit_code == 0, result.output
     assert "3 of 3 calls" in result.output and "telephony.externalCall.register" in result.output
     assert "no errors" in result.output
+
+
+async def test_a_url_that_never_answers_stops_the_run_at_once() -> None:
+    """A wrong URL whose server accepts and never answers kept `simulate` running for its
+    whole --timeout (60 s); the set-up request has a short one of its own."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        config = simulate.Config(url=f"http://127.0.0.1:{port}/rest/1/x/", calls=3,
+                                 setup_timeout=0.5)  # fmt: skip
+        with pytest.raises(simulate.RequestFailed, match="ReadTimeout"):
+            # a bound that only a hang reaches: the run ends after the 0.5 s set-up wait
+            await asyncio.wait_for(simulate.Simulator(config).run(), 20)
