@@ -40,12 +40,13 @@ def unreadable(limit: int) -> bytes:
 class Protocol(H11Protocol):
     """uvicorn's h11 protocol, answering an unreadable request in JSON."""
 
-    head_limit = 0
     lingering = False
     lingered = 0
 
     def send_400_response(self, msg: str) -> None:
-        body = unreadable(self.head_limit)
+        # the limit travels in uvicorn's config: a class made per setting could not be
+        # pickled into --workers processes
+        body = unreadable(self.config.h11_max_incomplete_event_size or 0)
         headers = [
             (b"content-type", b"application/json; charset=utf-8"),
             (b"content-length", str(len(body)).encode()),
@@ -79,5 +80,4 @@ class Protocol(H11Protocol):
 
 def http_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.Config's options for the HTTP protocol."""
-    protocol = type("Protocol", (Protocol,), {"head_limit": settings.max_request_head})
-    return {"http": protocol, "h11_max_incomplete_event_size": settings.max_request_head}
+    return {"http": Protocol, "h11_max_incomplete_event_size": settings.max_request_head}
