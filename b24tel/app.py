@@ -34,6 +34,7 @@ from b24tel.identity import AUTH_CHANNEL
 from b24tel.journal import admin as journal_admin
 from b24tel.journal.writer import Journal
 from b24tel.ops import methods as ops_methods
+from b24tel.ops.instances import Presence
 from b24tel.ops.maintenance import Maintenance
 from b24tel.ops.metrics import Metrics
 from b24tel.recordings import methods as recording_methods
@@ -203,6 +204,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     listener.on(AUTH_CHANNEL, lambda _payload: services.auth_cache.clear())
     live = CardHub(services.db, listener)
     maintenance = Maintenance(services)
+    # the address this server listens on, for commands run beside it (b24tel status)
+    presence = Presence(services.db, url=settings.base_url, delivers=settings.event_delivery)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -212,9 +215,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         if settings.event_delivery:
             await worker.start()
         await maintenance.start()
+        await presence.start()
         try:
             yield
         finally:
+            # first: a command from now on queues for the next server instead of waiting
+            await presence.stop()
             await maintenance.stop()
             live.close()
             await listener.stop()

@@ -58,9 +58,20 @@ class Settings:
     )
     public_url: str = setting(
         "",
-        "Base URL the server puts into links it returns (upload and download URLs, "
-        "`client_endpoint`). Empty means the scheme, host and port the client used.",
+        "The portal's address, as connectors and browsers reach it (behind a proxy: the "
+        "proxy's): `auth[domain]`, `client_endpoint` and `server_endpoint` of installs and "
+        "events, upload and download links, login links, printed webhook URLs and curl "
+        "lines. Empty: the address `serve` listens on (scheme from TLS, host, port), which it "
+        "records in the database so that commands run beside it print the same; links "
+        "returned to a request use the address that request came to.",
         example="https://pbx-api.example.com",
+    )
+    trusted_proxies: str = setting(
+        "127.0.0.1,::1",
+        "Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` are believed (the client's address and "
+        "scheme). From anyone else these headers are ignored. Empty trusts no one.",
+        example="10.0.0.5,10.0.1.0/24",
     )
     host: str = setting("127.0.0.1", "Address `b24tel serve` listens on.")
     port: int = setting(8080, "Port `b24tel serve` listens on.")

@@ -75,7 +75,7 @@ def validate(settings: Checked) -> None:
 
     if settings.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise SettingsError(f"unknown phone_region {settings.phone_region!r}")
-    for name in ("record_url_allowlist", "event_handler_allowlist"):
+    for name in ("record_url_allowlist", "event_handler_allowlist", "trusted_proxies"):
         try:
             parse_networks(getattr(settings, name))
         except ValueError as exc:

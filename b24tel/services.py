@@ -48,6 +48,14 @@ class Services:
     metrics: RequestMetrics
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
+    # the portal's address when a command runs beside a server (b24tel.ops.instances);
+    # empty: this process is the server, and its settings say where it listens
+    portal_url: str = ""
+
+    @property
+    def address(self) -> str:
+        """The portal's address: what installs, events and printed links carry."""
+        return self.portal_url or self.settings.base_url
 
     async def emit(
         self,

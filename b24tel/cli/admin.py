@@ -13,6 +13,7 @@ from b24tel.db.engine import Database
 from b24tel.errors import ApiError
 from b24tel.events.subscriptions import check_handler
 from b24tel.identity import ALL_SCOPES, parse_scopes
+from b24tel.ops import instances
 from b24tel.users import repository as repo
 from b24tel.users import service, tokens
 
@@ -130,9 +131,9 @@ def webhooks_create(obj: Ctx, user_id: int, scopes: str, code: str | None, title
                 )
             except ValueError as exc:
                 raise _fail(exc) from exc
-            return secret
+        return webhook_url(await instances.portal_url(db, settings), user_id, secret)
 
-    click.echo(webhook_url(settings, user_id, run_db(settings, work)))
+    click.echo(run_db(settings, work))
 
 
 @webhooks.command("list")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from b24tel.config import Settings, SettingsError
 from b24tel.db import migrate
 from b24tel.db.engine import Database
+from b24tel.ops import instances
 
 if TYPE_CHECKING:
     from b24tel.services import Services
@@ -111,6 +112,8 @@ def run_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -
         services = build_services(settings)
         try:
             await start(services)
+            # what this command prints and queues names the running server's address
+            services.portal_url = await instances.portal_url(services.db, settings)
             return await work(services)
         finally:
             await services.db.dispose()

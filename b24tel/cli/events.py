@@ -17,31 +17,21 @@ from b24tel import logs, masking
 from b24tel.cli.admin import apps, webhooks
 from b24tel.cli.base import Ctx, run_services
 from b24tel.errors import ApiError
-from b24tel.events import fairness, lifecycle, outgoing
+from b24tel.events import fairness, lifecycle, outbox, outgoing
 from b24tel.events.delivery import Worker
 from b24tel.events.models import Delivery
 from b24tel.events.subscriptions import check_handler
+from b24tel.events.waiting import WAIT, report_deliveries
+from b24tel.ops import instances
 from b24tel.services import Services
 from b24tel.telephony import click as portal_calls
 
 
-async def deliver_now(services: Services, ids: list[int]) -> list[str]:
-    """Send these deliveries from this process at once (a running server's worker would
-    also pick them up; a claim makes sure only one does). Lines saying how it went."""
-    if ids:
-        await Worker(services).run_once(only=ids)
-    async with services.db.transaction(readonly=True) as s:
-        rows = (await s.execute(select(Delivery).where(Delivery.id.in_(ids)))).scalars()
-        return [_outcome(d) for d in rows]
-
-
-def _outcome(d: Delivery) -> str:
-    where = masking.shown_url(d.handler)
-    if d.status == "delivered":
-        return f"{d.event} delivered to {where} (HTTP {d.status_codes.rsplit(',', 1)[-1]})"
-    if d.status == "sending":
-        return f"{d.event} is being delivered to {where} by a running server"
-    return f"{d.event} to {where} not delivered yet ({d.last_error}); it will be retried"
+def wait_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--wait", default=WAIT, show_default=True, type=click.FloatRange(0, 600),
+        help="Seconds to wait for the running server's first attempt.",
+    )(f)  # fmt: skip
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -54,16 +44,16 @@ def _fail(exc: Exception) -> click.ClickException:
 
 
 def _change_install(
-    obj: Ctx, done: str, change: Callable[[Services], Awaitable[int | None]]
+    obj: Ctx, done: str, change: Callable[[Services], Awaitable[int | None]], wait: float
 ) -> None:
-    """Install or uninstall, deliver the lifecycle event at once, say how it went."""
+    """Install or uninstall, queue the lifecycle event, say how its delivery went."""
 
     async def work(services: Services) -> list[str]:
         try:
             delivery = await change(services)
         except (lifecycle.InstallError, ApiError) as exc:
             raise _fail(exc) from exc
-        return await deliver_now(services, [delivery] if delivery else [])
+        return await report_deliveries(services, [delivery] if delivery else [], wait)
 
     lines = run_services(obj.settings(), work)
     click.echo(done)
@@ -74,25 +64,27 @@ def _change_install(
 @apps.command("install")
 @click.argument("app_id", type=int)
 @click.option("--user", "user_id", required=True, type=int, help="The installing administrator.")
+@wait_option
 @click.pass_obj
-def apps_install(obj: Ctx, app_id: int, user_id: int) -> None:
+def apps_install(obj: Ctx, app_id: int, user_id: int, wait: float) -> None:
     """Install an application as an administrator would: ONAPPINSTALL with fresh tokens to
     its handler URL."""
     _change_install(
         obj, f"application {app_id} installed",
-        lambda services: lifecycle.install(services, app_id, user_id),
+        lambda services: lifecycle.install(services, app_id, user_id), wait,
     )  # fmt: skip
 
 
 @apps.command("uninstall")
 @click.argument("app_id", type=int)
 @click.option("--clean", is_flag=True, help="Tell the application to delete its data (CLEAN=1).")
+@wait_option
 @click.pass_obj
-def apps_uninstall(obj: Ctx, app_id: int, clean: bool) -> None:
+def apps_uninstall(obj: Ctx, app_id: int, clean: bool, wait: float) -> None:
     """Uninstall: ONAPPUNINSTALL, then its tokens, event bindings and queues are gone."""
     _change_install(
         obj, f"application {app_id} uninstalled",
-        lambda services: lifecycle.uninstall(services, app_id, clean=clean),
+        lambda services: lifecycle.uninstall(services, app_id, clean=clean), wait,
     )  # fmt: skip
 
 
@@ -183,8 +175,9 @@ def call() -> None:
 @click.option("--entity-id", default=None, type=int, help="Its ID.")
 @click.option("--call-list-id", default=0, type=int, help="CALL_LIST_ID to pass on.")
 @click.option("--mobile", is_flag=True, help="As if clicked in the mobile app (IS_MOBILE=1).")
+@wait_option
 @click.pass_obj
-def call_start(obj: Ctx, /, **opts: Any) -> None:
+def call_start(obj: Ctx, /, wait: float, **opts: Any) -> None:
     """Click-to-call: register an outgoing call and send ONEXTERNALCALLSTART to the
     application that owns the line; prints the CALL_ID."""
 
@@ -193,7 +186,7 @@ def call_start(obj: Ctx, /, **opts: Any) -> None:
             started = await portal_calls.start_call(services, **opts)
         except (portal_calls.ClickError, ApiError) as exc:
             raise _fail(exc) from exc
-        return started.call_id, await deliver_now(services, started.deliveries)
+        return started.call_id, await report_deliveries(services, started.deliveries, wait)
 
     call_id, lines = run_services(obj.settings(), work)
     click.echo(call_id)
@@ -209,8 +202,9 @@ def call_start(obj: Ctx, /, **opts: Any) -> None:
 @click.option("--app", "app_id", default=None, type=int, help="Application that calls back.")
 @click.option("--entity-type", default=None, help="CRM entity the request is for.")
 @click.option("--entity-id", default=None, type=int, help="Its ID.")
+@wait_option
 @click.pass_obj
-def call_callback(obj: Ctx, /, **opts: Any) -> None:
+def call_callback(obj: Ctx, /, wait: float, **opts: Any) -> None:
     """A callback request: ONEXTERNALCALLBACKSTART to the line's application."""
 
     async def work(services: Services) -> list[str]:
@@ -218,7 +212,7 @@ def call_callback(obj: Ctx, /, **opts: Any) -> None:
             _, ids = await portal_calls.request_callback(services, **opts)
         except portal_calls.ClickError as exc:
             raise _fail(exc) from exc
-        return await deliver_now(services, ids)
+        return await report_deliveries(services, ids, wait)
 
     for line in run_services(obj.settings(), work):
         click.echo(line)
@@ -298,8 +292,9 @@ def events_log(obj: Ctx, event: str | None, status: str | None, limit: int, as_j
 
 @events.command("redeliver")
 @click.argument("delivery_id", type=int)
+@wait_option
 @click.pass_obj
-def events_redeliver(obj: Ctx, delivery_id: int) -> None:
+def events_redeliver(obj: Ctx, delivery_id: int, wait: float) -> None:
     """Send a delivery again (a dead one, or one the handler lost), with the same
     idempotency key."""
 
@@ -309,10 +304,27 @@ def events_redeliver(obj: Ctx, delivery_id: int) -> None:
             if d is None:
                 raise click.ClickException(f"no delivery with ID {delivery_id}")
             d.status, d.next_attempt_at, d.lease_until = "pending", services.clock.now(), None
-        return await deliver_now(services, [delivery_id])
+            await outbox.wake_workers(s)
+        return await report_deliveries(services, [delivery_id], wait)
 
     for line in run_services(obj.settings(), work):
         click.echo(line)
+
+
+async def _deliver_until_stopped(services: Services, worker: Worker) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    # commands beside it see that someone delivers what they queue
+    presence = instances.Presence(services.db, url=None, delivers=True)
+    await worker.start()
+    await presence.start()
+    click.echo("delivering events (CTRL+C to stop)")
+    await stop.wait()
+    await presence.stop()
+    await worker.stop(timeout=services.settings.graceful_timeout)
 
 
 @events.command("deliver")
@@ -320,24 +332,20 @@ def events_redeliver(obj: Ctx, delivery_id: int) -> None:
 @click.pass_obj
 def events_deliver(obj: Ctx, once: bool) -> None:
     """Run the delivery worker in this process (for `serve --no-delivery` setups) until
-    interrupted."""
+    interrupted. Its attempts are in the request journal as a server's are."""
     settings = obj.settings()
     logs.configure(settings.log_level, settings.log_format)
 
     async def work(services: Services) -> int:
         worker = Worker(services)
-        if once:
-            return await worker.run_once()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        await worker.start()
-        click.echo("delivering events (CTRL+C to stop)")
-        await stop.wait()
-        await worker.stop(timeout=settings.graceful_timeout)
-        return 0
+        await services.journal.start()
+        try:
+            if once:
+                return await worker.run_once()
+            await _deliver_until_stopped(services, worker)
+            return 0
+        finally:
+            await services.journal.stop()
 
     sent = run_services(settings, work)
     if once:

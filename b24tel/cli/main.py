@@ -1,4 +1,4 @@
-"""``b24tel`` command line: serve, db, users, webhooks, apps, dev-cert, config."""
+"""``b24tel`` command line: serve, status, db, users, webhooks, apps, dev-cert, config."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from b24tel.cli import admin, backup, devcert, erase, recordings, serve, toolkit, web  # noqa: F401 (web adds to users)
+from b24tel.cli import admin, backup, devcert, erase, recordings, serve, status, toolkit, web  # noqa: F401 (web adds to users)
 from b24tel.cli import events as event_commands
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
@@ -44,6 +44,7 @@ def config_docs(out: str | None) -> None:
 for command in (
     serve.serve,
     serve.db,
+    status.status,
     admin.users,
     admin.webhooks,
     admin.apps,

@@ -30,8 +30,8 @@ from b24tel.users.models import User
 from b24tel.web.live import CardHub
 
 
-def webhook_url(settings: Settings, user_id: int, code: str) -> str:
-    return f"{settings.base_url}/rest/{user_id}/{code}/"
+def webhook_url(base: str, user_id: int, code: str) -> str:
+    return f"{base.rstrip('/')}/rest/{user_id}/{code}/"
 
 
 async def bootstrap(settings: Settings) -> str | None:
@@ -54,7 +54,7 @@ async def bootstrap(settings: Settings) -> str | None:
                 scopes=frozenset(ALL_SCOPES),
                 title="created on first start",
             )
-            return webhook_url(settings, user.id, code)
+            return webhook_url(settings.base_url, user.id, code)
     finally:
         await db.dispose()
 
@@ -241,7 +241,9 @@ def server_config(settings: Settings, app: Any, workers: int) -> uvicorn.Config:
         access_log=False,  # b24tel.access writes it, without secrets
         # in-flight requests finish after SIGTERM/SIGINT, up to this many seconds
         timeout_graceful_shutdown=settings.graceful_timeout,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the proxies the settings name
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=[p.strip() for p in settings.trusted_proxies.split(",") if p.strip()],
         workers=workers,
         factory=isinstance(app, str),
         **http_options(settings),

@@ -9,6 +9,7 @@ from b24tel.cli.admin import users
 from b24tel.cli.base import Ctx, run_db
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.ops import instances
 from b24tel.web.sessions import LINK_TTL, MIN_PASSWORD, Sessions, SignInError
 
 
@@ -39,21 +40,22 @@ def users_password(obj: Ctx, user_id: int, password: str) -> None:
     "--url",
     "base",
     default="",
-    help="The server's address as browsers reach it (default: public_url, else the "
-    "host and port of the settings).",
+    help="The server's address as browsers reach it (default: the portal's address, "
+    "as `b24tel status` prints it).",
 )
 @click.pass_obj
 def users_login_link(obj: Ctx, user_id: int, base: str) -> None:
     """Print a one-time sign-in link for the web interface."""
     settings = obj.settings()
 
-    async def work(db: Database) -> str:
+    async def work(db: Database) -> tuple[str, str]:
         try:
-            return await Sessions(db, Clock()).login_link(user_id)
+            token = await Sessions(db, Clock()).login_link(user_id)
         except SignInError as exc:
             raise click.ClickException(str(exc)) from exc
+        return token, base or await instances.portal_url(db, settings)
 
-    token = run_db(settings, work)
+    token, address = run_db(settings, work)
     minutes = int(LINK_TTL.total_seconds() // 60)
-    click.echo(f"{(base or settings.base_url).rstrip('/')}/login/link?token={token}")
+    click.echo(f"{address.rstrip('/')}/login/link?token={token}")
     click.echo(f"(valid once, for {minutes} minutes)", err=True)

@@ -254,6 +254,11 @@ def _min_timeout(options: dict[str, Any] | None) -> float:
         return 1.0
 
 
+async def wake_workers(session: AsyncSession) -> None:
+    """After this commit, deliveries made due again (a redelivery) go out at once."""
+    await _wake_after_commit(session)
+
+
 async def _wake_after_commit(session: AsyncSession) -> None:
     """Mark the unit of work so this process's worker wakes after the commit; on
     PostgreSQL also tell the other instances (NOTIFY is delivered at commit, and not at

@@ -25,7 +25,7 @@ class EventTokens:
         self._pairs: dict[tuple[int, int], TokenPair] = {}
 
     def portal(self, application_token: str) -> dict[str, Any]:
-        base = self.services.settings.base_url
+        base = self.services.address
         return {
             "domain": urlsplit(base).netloc,
             "client_endpoint": f"{base}/rest/",

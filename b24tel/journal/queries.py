@@ -109,15 +109,17 @@ def curl(row: JournalRow, base_url: str) -> str:
     """A curl command that sends the request again. Secrets were never kept: they stand as
     placeholders; values kept only as size and sha256 cannot be sent again."""
     url = base_url.rstrip("/") + row.url.replace("/***/", "/<WEBHOOK_CODE>/").replace(
-        "=***", "=<TOKEN>"
+        "=***", "=<ACCESS_TOKEN>"
     )
     params = row.params if isinstance(row.params, dict) else {}
-    body = json.dumps(
-        {k: ("<ACCESS_TOKEN>" if v == "***" else v) for k, v in params.items()},
-        ensure_ascii=False,
-    )
+    shown = {k: ("<ACCESS_TOKEN>" if v == "***" else v) for k, v in params.items()}
+    if row.caller.startswith("app:") and "<ACCESS_TOKEN>" not in url:
+        # the token was taken out of the parameters before they were kept: put its
+        # placeholder back where a client sends it
+        shown = {"auth": "<ACCESS_TOKEN>", **shown}
+    body = json.dumps(shown, ensure_ascii=False)
     parts = ["curl", "-X", row.http_method, shlex.quote(url)]
-    if row.kind in ("method", "batch") and params:
+    if row.kind in ("method", "batch") and shown:
         parts += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(body)]
     command = " ".join(parts)
     if '"elided": true' in body:

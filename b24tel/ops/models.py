@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from b24tel.db.base import Base, BigInt, UTCDateTime
@@ -35,3 +35,21 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(64))
     until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Instance(Base):
+    """A running `b24tel serve` (or `events deliver`) process on this database: the address
+    it listens on, whether it delivers events, and a heartbeat. Commands run beside a server
+    read the portal's address here and know whether anyone will deliver what they queue."""
+
+    __tablename__ = "server_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(BigInt)
+    delivers: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

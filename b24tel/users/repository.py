@@ -95,3 +95,21 @@ async def token_by_refresh(session: AsyncSession, refresh_hash: str) -> OAuthTok
 async def code_by_hash(session: AsyncSession, code_hash: str) -> OAuthCode | None:
     stmt = select(OAuthCode).where(OAuthCode.code_hash == code_hash)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def newest_token(
+    session: AsyncSession, app_id: int, user_id: int, now: dt.datetime
+) -> OAuthToken | None:
+    """An application's newest token for a user that still works, if its app does."""
+    app = await session.get(App, app_id)
+    if app is None or app.revoked_at is not None:
+        return None
+    return await session.scalar(
+        select(OAuthToken)
+        .where(
+            OAuthToken.app_id == app_id, OAuthToken.user_id == user_id,
+            OAuthToken.revoked_at.is_(None), OAuthToken.refresh_expires_at > now,
+        )
+        .order_by(OAuthToken.id.desc())
+        .limit(1)
+    )  # fmt: skip

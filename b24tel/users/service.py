@@ -119,3 +119,48 @@ async def authenticate_webhook(
         webhook_id=hook.id,
         auth_values=(user_part, code),
     )
+
+
+# --- the same caller again ------------------------------------------------------------------
+
+
+class NoCaller(Exception):
+    """The caller of a journaled request cannot act now; the message says why."""
+
+
+async def caller_of(
+    session: AsyncSession, now: dt.datetime, caller: str, user_id: int | None
+) -> Caller:
+    """The current credentials of a journal entry's caller (``webhook:ID`` or ``app:ID``
+    with its user): the webhook as it is now, or the application's newest valid token for
+    that user. Secrets are never needed: they were never kept."""
+    kind, _, number = caller.partition(":")
+    ident = int(number) if number.isascii() and number.isdigit() else 0
+    if kind == "webhook":
+        hook = await session.get(Webhook, ident)
+        if (
+            hook is None
+            or hook.revoked_at is not None
+            or (hook.expires_at is not None and hook.expires_at <= now)
+        ):
+            raise NoCaller(f"webhook {ident} is revoked or expired")
+        await _active(session, hook.user_id)
+        return Caller(user_id=hook.user_id, kind="webhook", webhook_id=hook.id,
+                      scopes=frozenset(s for s in hook.scopes.split(",") if s))  # fmt: skip
+    if kind == "app":
+        token = await repo.newest_token(session, ident, user_id or 0, now)
+        if token is None:
+            raise NoCaller(
+                f"application {ident} has no valid token for user {user_id}: install it again"
+            )
+        await _active(session, token.user_id)
+        return Caller(user_id=token.user_id, kind="oauth", app_id=ident, token_id=token.id,
+                      scopes=frozenset(s for s in token.scopes.split(",") if s),
+                      expires_at=token.access_expires_at.timestamp())  # fmt: skip
+    raise NoCaller(f"requests of {caller or 'an unknown caller'} are not replayed")
+
+
+async def _active(session: AsyncSession, user_id: int) -> None:
+    user = await repo.get_user(session, user_id)
+    if user is None or not user.active:
+        raise NoCaller(f"user {user_id} is not active")

@@ -15,8 +15,10 @@ from b24tel.events.models import Delivery
 from b24tel.faults import service as fault_rules
 from b24tel.faults.rules import RuleError, describe
 from b24tel.journal import queries
+from b24tel.journal import replay as replaying
 from b24tel.journal.admin import requested_entry
 from b24tel.rest.endpoint import page_form
+from b24tel.rest.envelope import encode_json
 from b24tel.rest.params import php_int
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, Viewer, page, viewer
@@ -84,16 +86,25 @@ async def requests_feed(ctx: EndpointCtx) -> Response:
 
 
 async def request_page(ctx: EndpointCtx) -> Response:
+    """One entry; a POST sends it again as the same caller and shows the answer."""
     me = await _admin(ctx)
     row = await requested_entry(ctx)
-    entry = queries.as_dict(row)
+    replayed, refused = None, ""
+    if ctx.request.method == "POST":
+        try:
+            replayed = await replaying.replay(ctx.services, row)
+        except replaying.NotReplayable as exc:
+            refused = str(exc)
     return page(
         ctx,
         me,
         "request.html",
-        entry=entry,
+        entry=queries.as_dict(row),
         curl=queries.curl(row, ctx.base_url),
-        pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False),
+        replayed=replayed,
+        refused=refused,
+        replayable=row.direction == "in" and row.kind in replaying.REPLAYABLE,
+        pretty=lambda v: json.dumps(json.loads(encode_json(v)), indent=2, ensure_ascii=False),
     )
 
 

@@ -84,7 +84,7 @@ def register(registry: Registry) -> None:
     add("crm_item", "/crm/{kind}/{entity_id}", crm_pages.entity_page)
     add("requests", "/admin/requests", admin_pages.requests)
     add("requests_feed", "/admin/requests.json", admin_pages.requests_feed)
-    add("request", "/admin/requests/{entry_id}", admin_pages.request_page)
+    add("request", "/admin/requests/{entry_id}", admin_pages.request_page, BOTH)
     add("deliveries", "/admin/deliveries", admin_pages.deliveries)
     add("redeliver", "/admin/deliveries/{delivery_id}/redeliver", admin_pages.redeliver, POST)
     add("faults", "/admin/faults", admin_pages.faults, BOTH)

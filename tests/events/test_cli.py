@@ -58,8 +58,18 @@ def test_install_needs_an_administrator_and_a_reachable_handler(
         admin, "apps", "install", "99", "--user", "1", ok=False
     )
     out = run(admin, "apps", "install", app_id, "--user", "1")
-    assert f"application {app_id} installed" in out and "ONAPPINSTALL delivered" in out
+    # no server runs on this data: the command queues, says so in one line, sends nothing
+    assert out.splitlines() == [
+        f"application {app_id} installed",
+        "no server delivers events on this data: ONAPPINSTALL stays queued until "
+        "`b24tel serve` runs (or send it now with `b24tel events deliver --once`)",
+    ]
+    assert handler.events() == []
+    assert run(admin, "events", "deliver", "--once") == "1 deliveries attempted\n"
     assert [r.event for r in handler.events()] == ["ONAPPINSTALL"]
+    # and its attempt is in the request journal, as a server's would be
+    journal = run(admin, "requests", "list", "--kind", "event")
+    assert "ONAPPINSTALL" in journal, journal
     assert "not installed" in run(admin, "apps", "uninstall", "99", ok=False)
 
 

@@ -90,3 +90,24 @@ def test_citations_point_inside_the_repository() -> None:
             if not page.exists() or (match[2] and match[2] not in headings(page)):
                 problems.append(f"{where}: {match[0]}")
     assert not problems, "\n".join(problems)
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_links_between_pages_land() -> None:
+    """A link in README or docs/ names a file that exists and, with an anchor, a heading in
+    it: a renamed section breaks the build, not the reader."""
+    problems = []
+    for page in [ROOT / "README.md", *ROOT.joinpath("docs").rglob("*.md")]:
+        for match in LINK.finditer(page.read_text()):
+            target = match[1]
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                problems.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and file.suffix == ".md" and anchor not in map(slug, headings(file)):
+                problems.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert not problems, "\n".join(problems)
