@@ -76,6 +76,61 @@ def users_add(obj: Ctx, /, **opts: Any) -> None:
     click.echo(run_db(obj.settings(), work))
 
 
+@users.command("update")
+@click.argument("user_id", type=int)
+@click.option("--name", default=None, help="First name (NAME).")
+@click.option("--last-name", default=None, help="Last name (LAST_NAME).")
+@click.option("--email", default=None, help="E-mail address (EMAIL).")
+@click.option(
+    "--inner-number",
+    default=None,
+    help="Extension (UF_PHONE_INNER); an empty value takes it away.",
+)
+@click.option("--work-phone", default=None, help="WORK_PHONE.")
+@click.option("--mobile", default=None, help="PERSONAL_MOBILE.")
+@click.option("--admin/--no-admin", default=None, help="Make or unmake an administrator.")
+@click.pass_obj
+def users_update(obj: Ctx, /, user_id: int, **opts: Any) -> None:
+    """Change a user's fields; the ones not given stay as they are."""
+    fields = service.UserFields(
+        name=opts["name"], last_name=opts["last_name"], email=opts["email"],
+        inner_number=opts["inner_number"], work_phone=opts["work_phone"],
+        personal_mobile=opts["mobile"], admin=opts["admin"],
+    )  # fmt: skip
+    _change_user(obj, user_id, fields)
+    click.echo("updated")
+
+
+@users.command("deactivate")
+@click.argument("user_id", type=int)
+@click.pass_obj
+def users_deactivate(obj: Ctx, user_id: int) -> None:
+    """Dismiss a user: they can no longer sign in, use their webhooks and tokens, or take
+    new calls; their calls and recordings stay theirs, and their extension is free."""
+    _change_user(obj, user_id, service.UserFields(active=False))
+    click.echo("deactivated")
+
+
+@users.command("activate")
+@click.argument("user_id", type=int)
+@click.pass_obj
+def users_activate(obj: Ctx, user_id: int) -> None:
+    """Take a user back (refused while another active user has their extension)."""
+    _change_user(obj, user_id, service.UserFields(active=True))
+    click.echo("activated")
+
+
+def _change_user(obj: Ctx, user_id: int, fields: service.UserFields) -> None:
+    async def work(db: Database) -> None:
+        async with db.transaction() as s:
+            try:
+                await service.update_user(s, user_id, fields)
+            except (LookupError, ValueError) as exc:
+                raise click.ClickException(str(exc)) from exc
+
+    run_db(obj.settings(), work)
+
+
 @users.command("list")
 @click.pass_obj
 def users_list(obj: Ctx) -> None:

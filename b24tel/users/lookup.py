@@ -16,7 +16,7 @@ def inner_digits(value: str | None) -> str | None:
     """Extensions are kept as digits only: `1-0-1` is 101."""
     if value is None:
         return None
-    digits = re.sub(r"\D", "", value)
+    digits = re.sub(r"[^0-9]", "", value)  # ASCII digits only: `١٠١` is no extension
     return digits or None
 
 

@@ -1,17 +1,19 @@
-"""REST handlers: profile, user.get, user.current, app.info."""
+"""REST handlers: profile, user.get, user.current, user.add, user.update, app.info."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from b24tel import errors
 from b24tel.paging import ListResult
-from b24tel.rest.params import NoParams
+from b24tel.rest.params import NoParams, opt_int
 from b24tel.rest.registry import Registry
 from b24tel.services import Ctx
-from b24tel.users import oauth, search
+from b24tel.users import lookup, oauth, search, service
 from b24tel.users import repository as repo
-from b24tel.users.schemas import UserGetParams
+from b24tel.users.schemas import UserFieldsParams, UserGetParams
 
 USER_SCOPES = frozenset({"user_basic", "user_brief"})
 
@@ -33,6 +35,39 @@ def register(registry: Registry) -> None:
                 scopes=ctx.caller.scopes,
                 select_=p.select,
             )
+
+    @registry.method("user.add", scope="user", params=UserFieldsParams)
+    async def user_add(ctx: Ctx, p: UserFieldsParams) -> int:
+        async with ctx.db.transaction() as s:
+            await _administrator(s, ctx)
+            fields = _checked(p)
+            if not (fields.email or "").strip():
+                # the reference invites by e-mail (docs/reference/users.md, "user.add and
+                # user.update")
+                raise errors.business_error("EMAIL is required")
+            try:
+                user = await service.add_user(s, ctx.services.clock.now(), fields)
+            except ValueError as exc:
+                raise errors.business_error(str(exc)) from exc
+            return user.id
+
+    @registry.method("user.update", scope="user", params=UserFieldsParams)
+    async def user_update(ctx: Ctx, p: UserFieldsParams) -> bool:
+        async with ctx.db.transaction() as s:
+            await _administrator(s, ctx)
+            fields = _checked(p)
+            user_id = opt_int(p.id)
+            if user_id is None or user_id <= 0:
+                raise errors.business_error("ID is not defined or invalid.")
+            try:
+                user = await service.update_user(s, user_id, fields)
+            except LookupError as exc:
+                raise errors.business_error("User not found") from exc
+            except ValueError as exc:
+                raise errors.business_error(str(exc)) from exc
+        if not user.active:
+            ctx.services.auth_cache.clear()  # other instances hear it from the database
+        return True
 
     @registry.method("user.current", scope="user", alt_scopes=USER_SCOPES)
     async def user_current(ctx: Ctx, p: NoParams) -> dict[str, Any]:
@@ -84,3 +119,18 @@ def register(registry: Registry) -> None:
             "LICENSE_TYPE": "selfhosted",
             "LICENSE_FAMILY": "selfhosted",
         }
+
+
+async def _administrator(session: AsyncSession, ctx: Ctx) -> None:
+    """Only an administrator invites and edits users (docs/reference/users.md, "user.add and
+    user.update")."""
+    found = await lookup.active_user(session, ctx.caller.user_id)
+    if found is None or not found.admin:
+        raise errors.access_denied()
+
+
+def _checked(p: UserFieldsParams) -> service.UserFields:
+    try:
+        return p.fields()
+    except ValueError as exc:
+        raise errors.business_error(str(exc)) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.db.listen import notify
@@ -37,6 +37,21 @@ async def active_user_by_inner(session: AsyncSession, inner: str) -> User | None
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).where(func.lower(User.email) == email.lower()).order_by(User.id).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    stmt = select(func.count()).select_from(User).where(User.active.is_(True), User.admin.is_(True))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def credentials_changed(session: AsyncSession) -> None:
+    """Every instance drops the credentials it has resolved (rest/authcache)."""
+    await notify(session, AUTH_CHANNEL)
 
 
 async def list_users(session: AsyncSession) -> Sequence[User]:

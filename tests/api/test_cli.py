@@ -170,6 +170,39 @@ def test_admin_commands(runner: CliRunner, settings: Settings) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}\n", out.output)
 
 
+def test_users_update_deactivate_activate(runner: CliRunner) -> None:
+    def run(*args: str) -> str:
+        out = runner.invoke(cli, list(args))
+        assert out.exit_code == 0, out.output
+        return out.output.strip()
+
+    def refused(*args: str) -> str:
+        out = runner.invoke(cli, list(args))
+        assert out.exit_code == 1, out.output
+        return out.output.strip()
+
+    run("users", "add", "--name", "Ann", "--inner-number", "101", "--admin")
+    run("users", "add", "--name", "Bob", "--inner-number", "102")
+    assert refused("users", "add", "--name", "Cid", "--inner-number", "102") == (
+        "Error: inner number 102 already belongs to active user 2 (Bob)"
+    )
+    assert run("users", "update", "2", "--last-name", "Stone", "--email", "bob@x.io") == "updated"
+    assert "2\tY\tN\t102\tBob Stone" in run("users", "list")
+    assert run("users", "deactivate", "2") == "deactivated"
+    assert run("users", "add", "--name", "Cid", "--inner-number", "102") == "3"
+    assert "2\tN\tN\t102\tBob Stone" in run("users", "list")
+    assert refused("users", "activate", "2") == (
+        "Error: inner number 102 already belongs to active user 3 (Cid)"
+    )
+    run("users", "update", "2", "--inner-number", "")
+    assert run("users", "activate", "2") == "activated"
+    assert refused("users", "deactivate", "1") == "Error: user 1 is the only active administrator"
+    assert refused("users", "update", "9", "--name", "X") == "Error: user 9 does not exist"
+    assert refused("users", "update", "3", "--email", "BOB@x.io") == (
+        "Error: user 2 already has the e-mail address BOB@x.io"
+    )
+
+
 def test_dev_cert(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["dev-cert", "--out", str(tmp_path / "tls")])
     assert out.exit_code == 0, out.output

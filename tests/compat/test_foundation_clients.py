@@ -4,8 +4,9 @@ batch with references, and 503 back-off (issue: server foundation)."""
 from __future__ import annotations
 
 import pytest
-from b24pysdk import BitrixWebhook
+from b24pysdk import BitrixWebhook, Client
 from b24pysdk import Config as B24Config
+from b24pysdk.errors import BitrixAPIError
 from fast_bitrix24 import Bitrix
 
 from b24tel.clock import Clock
@@ -98,3 +99,22 @@ def test_query_limit_twice_then_success(live: Live) -> None:
     # both clients met the two 503 answers and retried past them
     for server in (live.http, live.https):
         assert server.app.state.services.rate_limiter.pending_refusals() == 0
+
+
+def test_user_add_and_update_through_both_clients(live: Live) -> None:
+    """An admin tool's path: invite, give the extension, dismiss (issue: people)."""
+    token = BitrixWebhook(domain=live.https_domain, webhook_token="1/secretcode")
+    client = Client(token)
+    added = client.user.add({"EMAIL": "new@example.com", "NAME": "Nina", "UF_DEPARTMENT": [1]})
+    new_id = added.result
+    assert isinstance(new_id, int)
+    assert client.user.update({"ID": new_id, "UF_PHONE_INNER": "120"}).result is True
+    fast = Bitrix(live.hook_http, verbose=False)
+    [row] = fast.get_all("user.get", {"FILTER": {"UF_PHONE_INNER": "120"}})
+    assert row["ID"] == str(new_id) and row["NAME"] == "Nina"
+    assert fast.call("user.update", {"ID": new_id, "ACTIVE": "N"}) is True
+    assert fast.get_all("user.get", {"FILTER": {"UF_PHONE_INNER": "120", "ACTIVE": True}}) == []
+    # the SDK raises the portal's error with its text
+    with pytest.raises(BitrixAPIError) as refused:
+        _ = client.user.add({"EMAIL": "new@example.com"}).result
+    assert "already has the e-mail address" in str(refused.value)
