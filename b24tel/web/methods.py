@@ -9,7 +9,7 @@ from starlette.responses import Response
 from b24tel.recordings.models import RecordingFile
 from b24tel.rest.registry import AuthMode, EndpointHandler, Registry
 from b24tel.services import EndpointCtx
-from b24tel.web import account, admin_pages, calls, crm_pages, live, waveform
+from b24tel.web import account, admin_pages, calls, crm_pages, live, people_pages, waveform
 from b24tel.web.dashboard import figures
 from b24tel.web.render import page, viewer
 from b24tel.wire.numbers import ascii_int
@@ -88,4 +88,6 @@ def register(registry: Registry) -> None:
     add("deliveries", "/admin/deliveries", admin_pages.deliveries)
     add("redeliver", "/admin/deliveries/{delivery_id}/redeliver", admin_pages.redeliver, POST)
     add("faults", "/admin/faults", admin_pages.faults, BOTH)
+    add("users", "/admin/users", people_pages.users, BOTH)
+    add("user", "/admin/users/{user_id}", people_pages.user_page, BOTH)
     add("fault_remove", "/admin/faults/{rule_id}/remove", admin_pages.remove_fault, POST)

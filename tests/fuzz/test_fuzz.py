@@ -196,13 +196,15 @@ PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "
               "/calls/{call}", "/calls/{call}/waveform.svg", "/crm/contact", "/crm/lead/1",
               "/crm/{junk}", "/crm/deal/{junk}", "/admin/requests", "/admin/requests.json",
               "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
-              "/admin/faults", "/admin/faults/1/remove", "/healthz", "/readyz",
+              "/admin/faults", "/admin/faults/1/remove", "/admin/users", "/admin/users/1",
+              "/admin/users/{junk}", "/healthz", "/readyz",
               "/metrics")  # fmt: skip
 PAGE_KEYS = ("date_from", "date_to", "phone", "user", "direction", "status", "line",
              "recording", "transcript", "q", "entity", "sort", "order", "page", "number",
              "entity_type", "entity_id", "file", "after", "method", "caller", "since", "kind",
              "effect", "value", "times", "param", "token", "next", "login", "password",
-             "csrf", "")  # fmt: skip
+             "csrf", "action", "name", "last_name", "email", "inner_number", "admin",
+             "personal_mobile", "")  # fmt: skip
 
 
 async def _page_session(h: Harness) -> tuple[str, str]:

@@ -158,4 +158,16 @@
     }
     setTimeout(poll, 1000);
   }
+
+  // --- copy buttons (a sign-in link, a webhook URL) ----------------------------------------
+  for (const button of document.querySelectorAll("button[data-copy]")) {
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(button.dataset.copy);
+        toast("Copied");
+      } catch (err) {
+        toast("Select the text and copy it");
+      }
+    });
+  }
 })();

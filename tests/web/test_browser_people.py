@@ -1,0 +1,136 @@
+"""The Users page in headless chromium on a real `b24tel serve`: an administrator adds,
+edits and dismisses people, sets a password and issues a sign-in link; a dismissed user
+cannot sign in and their extension goes to someone else; operators cannot reach the page;
+names with HTML stay text; a phone's 390 px screen does not scroll sideways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.servers import ServeProcess
+from tests.web.browser import ENV, Portal, cli, need_browser, signed_in
+
+XSS = "<b>Dora</b><img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    need_browser()
+    data = tmp_path_factory.mktemp("people") / "data"
+    with ServeProcess(data, env=ENV) as server:
+        cli(data, "users", "add", "--name", "Olga", "--inner-number", "102")
+        yield Portal(server, data)
+
+
+def _sign_in_with_password(browser: Any, portal: Portal, login: str, password: str) -> Any:
+    page = browser.new_context().new_page()
+    page.goto(portal.url + "/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return page
+
+
+def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
+    page = signed_in(browser, portal, 1)
+    page.click("nav >> text=Users")
+    assert page.url == portal.url + "/admin/users"
+
+    # Olga has 102: a second person cannot take it while she is active
+    form = page.locator("form[aria-labelledby=add]")
+    form.locator("input[name=name]").fill("Dora")
+    form.locator("input[name=inner_number]").fill("102")
+    form.locator("button[type=submit]").click()
+    assert page.locator(".error").inner_text() == (
+        "inner number 102 already belongs to active user 2 (Olga)"
+    )
+    assert form.locator("input[name=name]").input_value() == "Dora"  # what was typed stays
+
+    form.locator("input[name=name]").fill(XSS)
+    form.locator("input[name=inner_number]").fill("104")
+    form.locator("input[name=email]").fill("dora@example.com")
+    form.locator("button[type=submit]").click()
+    assert page.locator(".notice").inner_text() == "User added."
+    dora = page.url.rsplit("/", 1)[1].split("?")[0]
+    assert page.locator("h1").inner_text().startswith(XSS)  # text, not markup
+    assert page.locator("h1 img").count() == 0
+
+    # a password, then a one-time link, both for Dora
+    page.fill("input[name=password]", "dora's password")
+    page.click("button[value=password]")
+    assert "Password set" in page.locator(".notice").inner_text()
+    page.click("button[value=link]")
+    link = page.locator("input.copy").input_value()
+    assert link.startswith(portal.url + "/login/link?token=")
+    dora_browser = browser.new_context().new_page()
+    dora_browser.goto(link)
+    assert dora_browser.locator(".who").inner_text() == XSS
+
+    # Dora leaves: her browser and her password stop working; 104 goes to Finn
+    page.click("button[value=deactivate]")
+    assert "Deactivated" in page.locator(".notice").inner_text()
+    assert "deactivated" in page.locator("h1 .muted").inner_text()
+    dora_browser.goto(portal.url + "/calls")
+    assert "/login" in dora_browser.url
+    refused = _sign_in_with_password(browser, portal, dora, "dora's password")
+    assert refused.locator(".error").inner_text() == "Wrong user or password."
+
+    page.goto(portal.url + "/admin/users")
+    form = page.locator("form[aria-labelledby=add]")
+    form.locator("input[name=name]").fill("Finn")
+    form.locator("input[name=inner_number]").fill("104")
+    form.locator("button[type=submit]").click()
+    assert page.locator(".notice").inner_text() == "User added."
+    finn = page.url.rsplit("/", 1)[1].split("?")[0]
+    found = portal.rest("user.get", FILTER={"UF_PHONE_INNER": "104", "ACTIVE": True})
+    assert [u["ID"] for u in found] == [finn]
+
+    # edit Finn: a last name and an e-mail Dora has — refused, nothing changed
+    page.fill("input[name=last_name]", "Berg")
+    page.fill("input[name=email]", "DORA@example.com")
+    page.click("button[value=save]")
+    assert page.locator(".error").inner_text() == (
+        f"user {dora} already has the e-mail address DORA@example.com"
+    )
+    page.goto(f"{portal.url}/admin/users/{finn}")
+    assert page.locator("input[name=last_name]").input_value() == ""
+    page.fill("input[name=last_name]", "Berg")
+    page.click("button[value=save]")
+    assert page.locator(".notice").inner_text() == "Saved."
+    assert page.locator("h1").inner_text().startswith("Finn Berg")
+
+    # Dora cannot come back while Finn has her extension
+    page.goto(f"{portal.url}/admin/users/{dora}")
+    page.click("button[value=activate]")
+    assert page.locator(".error").inner_text() == (
+        f"inner number 104 already belongs to active user {finn} (Finn Berg)"
+    )
+    # the only administrator cannot dismiss themselves
+    page.goto(f"{portal.url}/admin/users/1")
+    page.click("button[value=deactivate]")
+    assert page.locator(".error").inner_text() == "user 1 is the only active administrator"
+
+
+def test_operators_cannot_manage_people(browser: Any, portal: Portal) -> None:
+    olga = signed_in(browser, portal, 2)
+    assert olga.locator("nav >> text=Users").count() == 0
+    for path in ("/admin/users", "/admin/users/1"):
+        answer = olga.goto(portal.url + path)
+        assert answer is not None and answer.status == 403
+    olga.goto(portal.url + "/")
+    csrf = olga.locator("meta[name=csrf]").get_attribute("content")
+    form = {"csrf": csrf, "name": "X"}
+    answer = olga.context.request.post(portal.url + "/admin/users", form=form)
+    assert answer.status == 403
+    assert "X" not in [u["NAME"] for u in portal.rest("user.get")]
+
+
+def test_the_users_pages_fit_a_phone(browser: Any, portal: Portal) -> None:
+    phone = signed_in(browser, portal, 1, viewport={"width": 390, "height": 844})
+    for path in ("/admin/users", "/admin/users/2"):
+        phone.goto(portal.url + path)
+        wide = phone.evaluate("document.documentElement.scrollWidth")
+        assert wide <= phone.evaluate("document.documentElement.clientWidth"), (path, wide)
