@@ -26,6 +26,7 @@ from b24tel.services import EndpointCtx, Services
 from b24tel.telephony import click, statistics
 from b24tel.telephony.models import Statistic, Transcript, TranscriptLine
 from b24tel.telephony.rules import Env
+from b24tel.web import live
 from b24tel.web import repository as repo
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
@@ -183,7 +184,10 @@ async def visible_call(ctx: EndpointCtx, me: Viewer, call_id: str) -> Statistic:
 
 async def call_page(ctx: EndpointCtx) -> Response:
     me = await viewer(ctx)
-    stat = await visible_call(ctx, me, str(ctx.request.path_params["call_id"]))
+    call_id = str(ctx.request.path_params["call_id"])
+    if (ongoing := await live.in_progress(ctx, me, call_id)) is not None:
+        return ongoing
+    stat = await visible_call(ctx, me, call_id)
     services = ctx.services
     async with services.db.transaction(readonly=True) as s:
         versions = (

@@ -20,15 +20,18 @@ from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
+from b24tel import errors
 from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
 from b24tel.db.listen import Listener
 from b24tel.services import EndpointCtx
+from b24tel.telephony import repository as calls
 from b24tel.telephony.models import Call, CallCard, ExternalLine
 from b24tel.telephony.repository import CARD_CHANNEL, CARDS
 from b24tel.web import repository as repo
+from b24tel.web.render import HEADERS, Viewer, page
 from b24tel.web.repository import DIRECTIONS
 
 HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
@@ -216,3 +219,49 @@ async def _next(
                 task.cancel()
     # an item taken just as the wait ended is still returned, never dropped
     return getter.result() if getter.done() and not getter.cancelled() else None
+
+
+# --- a call in progress ---------------------------------------------------------------------
+
+
+async def in_progress(ctx: EndpointCtx, me: Viewer, call_id: str) -> Response | None:
+    """The page of a registered call that has not finished (the card's link leads here):
+    number, direction, line, the CRM match, and who it is shown to. None when there is no
+    such call; 403 for someone who neither took it nor sees its card."""
+    async with ctx.services.db.transaction(readonly=True) as s:
+        call = (await s.execute(select(Call).where(Call.call_id == call_id))).scalar()
+        if call is None or call.finished_at is not None:
+            return None
+        shown = await calls.cards(s, call_id)
+        viewers = [c.user_id for c in shown if c.state == "shown"]
+        if not me.admin and me.user_id not in (call.user_id, *viewers):
+            raise errors.access_denied("This call belongs to another user")
+        names = await repo.user_names(s, [call.user_id, *viewers])
+        line = await s.get(ExternalLine, call.external_line_id) if call.external_line_id else None
+        entities = await repo.entity_names(s, [(call.crm_entity_type, call.crm_entity_id)])
+    key = (call.crm_entity_type or "", call.crm_entity_id or 0)
+    return page(
+        ctx,
+        me,
+        "call_live.html",
+        call=call,
+        direction=DIRECTIONS.get(call.incoming, call.incoming),
+        line=(line.name or line.number) if line else _line_number(call.portal_number),
+        user=names.get(call.user_id, f"User {call.user_id}"),
+        shown_to=[names.get(uid, f"User {uid}") for uid in viewers],
+        entity={"type": ENTITIES[key[0]].title, "name": entities.get(key, ""),
+                "url": f"/crm/{key[0].lower()}/{key[1]}"} if key in entities else None,
+    )  # fmt: skip
+
+
+async def dismiss(ctx: EndpointCtx) -> Response:
+    """The card's ×: the card leaves this user's pages (every tab, every instance) until a
+    connector shows it again."""
+    assert ctx.caller is not None
+    call_id = str(ctx.request.path_params["call_id"])[:255]
+    user_id = ctx.caller.user_id
+    async with ctx.services.db.transaction() as s:
+        mine = [c for c in await calls.cards(s, call_id) if c.user_id == user_id]
+        if mine and mine[0].state == "shown":
+            await calls.set_card(s, call_id, [user_id], "dismissed", ctx.services.clock.now())
+    return Response(status_code=204, headers=HEADERS)

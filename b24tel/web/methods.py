@@ -79,6 +79,7 @@ def register(registry: Registry) -> None:
     add("call_start", "/calls/start", calls.start_call, POST)
     add("call", "/calls/{call_id}", calls.call_page)
     add("waveform", "/calls/{call_id}/waveform.svg", waveform_svg)
+    add("card_dismiss", "/calls/{call_id}/dismiss", live.dismiss, POST)
     add("live", "/live", live.stream, ONLY_GET)  # streams: no HEAD that would run for minutes
     add("crm_list", "/crm/{kind}", crm_pages.entity_list)
     add("crm_item", "/crm/{kind}/{entity_id}", crm_pages.entity_page)

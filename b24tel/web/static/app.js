@@ -38,7 +38,7 @@
     const close = el("button", "card-close", "×");
     close.type = "button";
     close.setAttribute("aria-label", "Dismiss this card");
-    close.addEventListener("click", () => node.remove());
+    close.addEventListener("click", () => dismissCard(card.call_id));
     node.append(close);
     node.append(el("p", "card-direction", card.direction));
     node.append(el("p", "card-number", card.number));
@@ -54,12 +54,32 @@
     const open = el("a", "card-open", "Call page");
     open.href = "/calls/" + encodeURIComponent(card.call_id);
     node.append(open);
+    layoutCards();
   }
 
   function dropCard(callId) {
     const holder = document.getElementById("cards");
     const node = holder && holder.querySelector('[data-call-id="' + CSS.escape(callId) + '"]');
     if (node) node.remove();
+    layoutCards();
+  }
+
+  // the server remembers a dismissed card: it stays away on every page and tab until a
+  // connector shows it again
+  async function dismissCard(callId) {
+    dropCard(callId);
+    try {
+      await fetch("/calls/" + encodeURIComponent(callId) + "/dismiss", {
+        method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
+      });
+    } catch (err) { /* the card is gone from this page; the next page may show it again */ }
+  }
+
+  // cards keep a column of their own (a row above the page on a phone): they never lie
+  // over the page's controls
+  function layoutCards() {
+    const holder = document.getElementById("cards");
+    document.body.classList.toggle("has-cards", !!(holder && holder.children.length));
   }
 
   if (csrf && window.EventSource) {
