@@ -162,9 +162,15 @@ async def preflight(request: Request) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    # every answer is JSON, also outside the method routes
-    if request.url.path.rstrip("/") == "/rest":
+    # JSON for clients, also outside the method routes; a browser asking for a page that
+    # does not exist gets one saying so
+    path = request.url.path
+    if path.rstrip("/") == "/rest":
         return render_error(errors.method_not_found())
+    missing = ApiError("NOT_FOUND", "No such page", 404)
+    api = path.startswith(("/rest/", "/oauth/", "/admin/api/"))
+    if not api and "text/html" in request.headers.get("accept", ""):
+        return page_error(request, missing)
     return render_error(ApiError("NOT_FOUND", "Not found", 404))
 
 

@@ -50,6 +50,17 @@ def normalize(raw: str, region: str = "RU") -> str | None:
     return digits
 
 
+def e164(raw: str | None, region: str = "RU") -> str:
+    """``+79160001234`` for a number that can be placed; empty when it cannot (an
+    extension, a short number)."""
+    key = normalize(raw or "", region)
+    try:
+        number = phonenumbers.parse(f"+{key}", None)
+    except phonenumbers.NumberParseException:
+        return ""
+    return f"+{key}" if phonenumbers.is_valid_number(number) else ""
+
+
 def strip_to_dialable(raw: str) -> str:
     """What the reference keeps of a caller number: digits and ``# * + , ;``
     (docs/reference/telephony.md, "register")."""

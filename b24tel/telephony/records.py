@@ -84,7 +84,7 @@ async def attach(
         raise
 
 
-def _folder(services: Services, stat: Statistic) -> str:
+def folder(services: Services, stat: Statistic) -> str:
     return folder_of(stat.call_start_date, services.tz)
 
 
@@ -109,7 +109,7 @@ async def attach_record(ctx: Ctx, p: AttachRecordParams) -> dict[str, Any]:
             raise errors.content_empty()
         chunks = [p.file_content.encode("utf-8", "replace")]
     try:
-        stored = await services.recordings.from_base64(chunks, _folder(services, stat))
+        stored = await services.recordings.from_base64(chunks, folder(services, stat))
     except (IngestError, NotARecording) as exc:
         raise errors.recording_refused(str(exc)) from exc
     file_id = await attach(services, stat.call_id, stored, name=p.filename, source="content")
@@ -125,10 +125,10 @@ async def attach_record_url(
         or file_name_from_url(url)
         or url.split("?", 1)[0]
     )
-    folder = _folder(services, stat)
+    where = folder(services, stat)
     try:
         stored = await services.fetcher.fetch_into(
-            url, lambda chunks: services.recordings.from_stream(chunks, folder)
+            url, lambda chunks: services.recordings.from_stream(chunks, where)
         )
     except (FetchError, IngestError, NotARecording) as exc:
         raise errors.recording_refused(str(exc)) from exc

@@ -25,6 +25,13 @@ from b24tel.web.render import HEADERS, Viewer, page, viewer
 from b24tel.wire.numbers import ascii_int
 
 FILTERS = ("method", "caller", "status", "since", "kind")
+# what the value of each valued effect looks like (the page's hint and its error)
+VALUES = {
+    "error": "an error code, QUERY_LIMIT_EXCEEDED",
+    "proxy": "502, 503 or 504",
+    "latency": "milliseconds, 300 or 200-800",
+    "delay_event": "500ms, 5s or 1m",
+}
 # the fault form: one effect, given by name, with its value
 EFFECTS = {
     "error": str,
@@ -159,15 +166,21 @@ async def _add_rule(ctx: EndpointCtx) -> str:
     if effect not in EFFECTS:
         return "Choose an effect"
     kind = EFFECTS[effect]
+    if kind is not bool and not value:
+        return f"Give a value for {effect}: {VALUES[effect]}"
     number = ascii_int(value, 9) if kind is int else None
     data[effect] = True if kind is bool else value if number is None else number
-    for name in ("times", "status"):
+    for name in ("times", "status", "after", "seed"):
         raw = str(form.get(name) or "").strip()
-        if (number := ascii_int(raw, 9)) is not None:
-            data[name] = number
-    description = str(form.get("description") or "").strip()
-    if description:
-        data["description"] = description
+        if not raw:
+            continue
+        if (number := ascii_int(raw, 18)) is None:
+            return f"{name} is a whole number, not {raw[:20]!r}"
+        data[name] = number
+    for name in ("probability", "for", "description"):
+        raw = str(form.get(name) or "").strip()
+        if raw:
+            data[name] = raw[:500]
     try:
         async with ctx.services.db.transaction() as s:
             await fault_rules.add(s, data, ctx.services.clock.now(), "web")

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import select
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from b24tel import errors
+from b24tel import errors, phones
 from b24tel.crm.fields import ENTITIES
 from b24tel.crm.models import Activity
 from b24tel.events.models import Delivery
@@ -38,14 +38,19 @@ CSV_COLUMNS = (
     "CALL_ID",
     "CALL_START_DATE",
     "CALL_TYPE",
+    "DIRECTION",
     "PHONE_NUMBER",
+    "PHONE_NUMBER_E164",
     "PORTAL_USER_ID",
+    "USER_NAME",
     "PORTAL_NUMBER",
+    "LINE_NAME",
     "CALL_DURATION",
     "CALL_FAILED_CODE",
     "STATUS",
     "CRM_ENTITY_TYPE",
     "CRM_ENTITY_ID",
+    "CRM_ENTITY_NAME",
     "RECORD_FILE_ID",
     "TRANSCRIPT_ID",
 )
@@ -79,8 +84,9 @@ async def journal(ctx: EndpointCtx) -> Response:
         rows, total = await _query(ctx, me, f).page(s)
         names = await repo.entity_names(s, [(r.crm_entity_type, r.crm_entity_id) for r in rows])
         people = await repo.user_names(s, [r.portal_user_id for r in rows])
+        line_names = await repo.line_names(s)
         choices = {"users": await repo.users(s), "lines": await repo.lines(s)}
-    calls = [_row(ctx.services, me, r, names, people) for r in rows]
+    calls = [_row(ctx.services, me, r, names, people, line_names) for r in rows]
     pages = max(1, -(-total // PAGE_SIZE))
     return page(
         ctx,
@@ -103,6 +109,7 @@ def _row(
     r: Statistic,
     names: dict[tuple[str, int], str],
     people: dict[int, str],
+    line_names: dict[str, str],
 ) -> dict[str, Any]:
     entity = None
     if r.crm_entity_type in ENTITIES and r.crm_entity_id:
@@ -118,6 +125,7 @@ def _row(
         "number": r.phone_number,
         "entity": entity,
         "user": people.get(r.portal_user_id or 0, ""),
+        "line": line_names.get(r.portal_number or "") or live.line_number(r.portal_number),
         "duration": r.call_duration,
         "status": status_of(r),
         "play": play_url(services, r.record_file_id, me.user_id) if r.record_file_id else None,
@@ -125,30 +133,44 @@ def _row(
 
 
 async def export(ctx: EndpointCtx) -> Response:
-    """Every call the filter matches, streamed in chunks: memory stays flat at any size."""
+    """Every call the filter matches, streamed in chunks: memory stays flat at any size.
+    Times are ISO 8601 with the portal's offset, numbers also in E.164, people, lines and
+    CRM records also by name."""
     me = await viewer(ctx)
     query = _query(ctx, me, CallFilter.parse(ctx.query))
     services = ctx.services
+    region = services.settings.phone_region
 
     async def lines() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
+        async with services.db.transaction(readonly=True) as s:
+            line_names = await repo.line_names(s)
         async for chunk in query.chunks(services.db):
+            async with services.db.transaction(readonly=True) as s:
+                people = await repo.user_names(s, [r.portal_user_id for r in chunk])
+                pairs = [(r.crm_entity_type, r.crm_entity_id) for r in chunk]
+                names = await repo.entity_names(s, pairs)
             for r in chunk:
                 writer.writerow(
                     [
                         r.call_id,
-                        local_time(r.call_start_date, services.tz, "%Y-%m-%dT%H:%M:%S%z"),
+                        r.call_start_date.astimezone(services.tz).isoformat(),
                         r.incoming,
+                        DIRECTIONS.get(r.incoming, ""),
                         _cell(r.phone_number),
+                        phones.e164(r.phone_number, region),
                         r.portal_user_id,
+                        _cell(people.get(r.portal_user_id or 0, "")),
                         _cell(r.portal_number),
+                        _cell(line_names.get(r.portal_number or "", "")),
                         r.call_duration,
                         r.call_failed_code,
                         status_of(r),
                         r.crm_entity_type,
                         r.crm_entity_id,
+                        _cell(names.get((r.crm_entity_type or "", r.crm_entity_id or 0), "")),
                         r.record_file_id,
                         r.transcript_id,
                     ]

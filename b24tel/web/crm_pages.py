@@ -126,6 +126,7 @@ async def entity_page(ctx: EndpointCtx) -> Response:
         calls, total = await _query(ctx, me, f).page(s)
         names = await repo.entity_names(s, [(c.crm_entity_type, c.crm_entity_id) for c in calls])
         people = await repo.user_names(s, [c.portal_user_id for c in calls])
+        line_names = await repo.line_names(s)
     fields = [
         (fd.title, _shown(getattr(row, fd.attr, None), ctx.services.tz))
         for fd in entity.fields
@@ -143,7 +144,7 @@ async def entity_page(ctx: EndpointCtx) -> Response:
         phones=phone_list,
         directions=DIRECTIONS,
         total=total,
-        calls=[_row(ctx.services, me, c, names, people) for c in calls],
+        calls=[_row(ctx.services, me, c, names, people, line_names) for c in calls],
         all_calls="/calls?" + urlencode({"entity": f"{entity.name}:{raw_id}"}),
     )
 

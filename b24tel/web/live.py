@@ -132,12 +132,12 @@ async def card(db: Database, call_id: str, user_id: int) -> dict[str, Any] | Non
         "number": call.caller_id,
         "direction": DIRECTIONS.get(call.incoming, call.incoming),
         # an application's calls without a line carry "REST_APP:<id>": not a line to show
-        "line": (line.name or line.number) if line else _line_number(call.portal_number),
+        "line": (line.name or line.number) if line else line_number(call.portal_number),
         "entity": entity,
     }
 
 
-def _line_number(number: str | None) -> str:
+def line_number(number: str | None) -> str:
     return "" if not number or number.startswith("REST_APP:") else number
 
 
@@ -246,7 +246,7 @@ async def in_progress(ctx: EndpointCtx, me: Viewer, call_id: str) -> Response | 
         "call_live.html",
         call=call,
         direction=DIRECTIONS.get(call.incoming, call.incoming),
-        line=(line.name or line.number) if line else _line_number(call.portal_number),
+        line=(line.name or line.number) if line else line_number(call.portal_number),
         user=names.get(call.user_id, f"User {call.user_id}"),
         shown_to=[names.get(uid, f"User {uid}") for uid in viewers],
         entity={"type": ENTITIES[key[0]].title, "name": entities.get(key, ""),

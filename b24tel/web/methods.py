@@ -6,10 +6,21 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from b24tel import errors
 from b24tel.recordings.models import RecordingFile
+from b24tel.rest.endpoint import page_form
 from b24tel.rest.registry import AuthMode, EndpointHandler, Registry
 from b24tel.services import EndpointCtx
-from b24tel.web import account, admin_pages, calls, crm_pages, live, people_pages, waveform
+from b24tel.web import (
+    account,
+    admin_pages,
+    calls,
+    crm_pages,
+    first_run,
+    live,
+    people_pages,
+    waveform,
+)
 from b24tel.web.dashboard import figures
 from b24tel.web.render import page, viewer
 from b24tel.wire.numbers import ascii_int
@@ -21,14 +32,24 @@ BOTH = GET | POST
 
 
 async def dashboard(ctx: EndpointCtx) -> Response:
+    """The figures; on a portal without calls, an administrator's first steps (a POST with
+    ``action=webhook`` makes the PBX's webhook and shows its URL once)."""
     me = await viewer(ctx)
     services = ctx.services
+    new_hook = ""
+    if ctx.request.method == "POST":
+        if (await page_form(ctx.request)).get("action") != "webhook":
+            raise errors.invalid_request("Nothing to do")
+        new_hook = await first_run.make_webhook(ctx)
     dialect = "sqlite" if services.db.is_sqlite else "postgresql"
     async with services.db.transaction(readonly=True) as s:
         shown = await figures(
             s, services.clock.now(), services.tz, None if me.admin else me.user_id, dialect
         )
-    return page(ctx, me, "dashboard.html", figures=shown)
+        empty = await first_run.no_calls(s)
+    return page(ctx, me, "dashboard.html", figures=shown, first_run=me.admin and empty,
+                new_hook=new_hook, address=services.address,
+                guide=first_run.CONNECTORS_GUIDE)  # fmt: skip
 
 
 async def waveform_svg(ctx: EndpointCtx) -> Response:
@@ -73,7 +94,8 @@ def register(registry: Registry) -> None:
     add("login", "/login", account.login, BOTH, auth="none")
     add("login_link", "/login/link", account.login_link, GET, auth="none")
     add("logout", "/logout", account.logout, POST)
-    add("dashboard", "/", dashboard)
+    add("dashboard", "/", dashboard, BOTH)
+    add("test_call", "/calls/test", first_run.test_call, POST)
     add("calls", "/calls", calls.journal)
     add("calls_csv", "/calls.csv", calls.export, ONLY_GET)
     add("call_start", "/calls/start", calls.start_call, POST)

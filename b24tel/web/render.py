@@ -76,6 +76,13 @@ def duration(seconds: float | int | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def tz_offset(tz: Any) -> str:
+    """``+03:00``: the zone's offset now."""
+    offset = dt.datetime.now(tz).strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}" if offset else ""
+
+
+ENV.globals["tz_offset"] = tz_offset
 ENV.filters["local"] = local_time
 ENV.filters["duration"] = duration
 # a URL someone gave us (an event handler) may carry credentials: shown masked

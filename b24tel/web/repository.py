@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, column, func, select, table, text
+from sqlalchemy import ColumnElement, Select, and_, column, false, func, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import phones
@@ -20,6 +20,8 @@ from b24tel.users.models import User
 from b24tel.wire.numbers import ascii_int
 
 PAGE_SIZE = 50
+# the shortest part of a number the journal's filter looks for inside numbers
+PARTIAL_DIGITS = 4
 EXPORT_CHUNK = 1000
 SORTS = {
     "time": Statistic.call_start_date,
@@ -106,8 +108,7 @@ def _conditions(
     if (stop := _day(f.date_to, tz, end=True)) is not None:
         where.append(Statistic.call_start_date < stop)
     if f.phone:
-        key = phones.normalize(f.phone, region)
-        where.append(Statistic.phone_normalized == (key or "")[:50])
+        where.append(_phone_matches(f.phone, region))
     if (user_id := ascii_int(f.user)) is not None:
         where.append(Statistic.portal_user_id == user_id)
     if f.direction in DIRECTIONS:
@@ -138,18 +139,38 @@ def _conditions(
     return where
 
 
+def _phone_matches(typed: str, region: str) -> ColumnElement[bool]:
+    """The number as typed in any spelling (``8 (916) 123-45-67``, ``+7916…``), or any part
+    of it of at least PARTIAL_DIGITS digits (``123-45``)."""
+    key = (phones.normalize(typed, region) or "")[:50]
+    digits = "".join(ch for ch in typed if "0" <= ch <= "9")[:50]
+    if len(digits) < PARTIAL_DIGITS:
+        return Statistic.phone_normalized == key
+    # digits only: nothing in the pattern is a wildcard
+    return or_(Statistic.phone_normalized == key, Statistic.phone_normalized.contains(digits))
+
+
+def _words(typed: str) -> list[str]:
+    """The words of a search, letters and digits only (no query syntax gets through)."""
+    words = ("".join(c for c in word if c.isalnum()) for word in typed.split())
+    return [w for w in words if w][:20]
+
+
 def _transcript_search(words: str, dialect: str) -> Select[Any]:
-    """Calls whose transcript has every word: FTS5 on SQLite, a GIN-indexed tsvector on
-    PostgreSQL (migration 0009)."""
+    """Calls whose transcript has every word, each as a word or the start of one (``ord``
+    finds "order"): FTS5 prefix queries on SQLite, a GIN-indexed tsvector on PostgreSQL
+    (migration 0009)."""
+    wanted = _words(words)
+    if not wanted:  # nothing but punctuation: no transcript has it
+        return select(Transcript.call_id).where(false())
     if dialect == "postgresql":
+        query = " & ".join(f"{w}:*" for w in wanted)
         match = text(
-            "to_tsvector('simple', tel_transcript_lines.message) @@ "
-            "plainto_tsquery('simple', :words)"
-        ).bindparams(words=words)
+            "to_tsvector('simple', tel_transcript_lines.message) @@ to_tsquery('simple', :words)"
+        ).bindparams(words=query)
         lines = select(TranscriptLine.transcript_id).where(match)
     else:
-        # each word quoted: FTS5 operators in the text are searched for, not obeyed
-        quoted = " ".join('"' + w.replace('"', '""') + '"' for w in words.split()[:20])
+        quoted = " ".join(f'"{w}"*' for w in wanted)
         fts = table("tel_transcript_fts", column("rowid"))
         lines = (
             select(TranscriptLine.transcript_id)
@@ -233,3 +254,13 @@ async def users(s: AsyncSession) -> Sequence[User]:
 async def lines(s: AsyncSession) -> list[str]:
     stmt = select(ExternalLine.number).distinct().order_by(ExternalLine.number).limit(200)
     return [n for n in (await s.execute(stmt)).scalars() if n]
+
+
+async def line_names(s: AsyncSession) -> dict[str, str]:
+    """The name of each external line by its number ("" for a line without one)."""
+    stmt = select(ExternalLine.number, ExternalLine.name).order_by(ExternalLine.id).limit(10_000)
+    names: dict[str, str] = {}
+    for number, name in await s.execute(stmt):
+        if number and not names.get(number):
+            names[number] = name or ""
+    return names

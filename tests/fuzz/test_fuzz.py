@@ -193,7 +193,8 @@ def test_fuzz_admin_api(fuzz_env: tuple[asyncio.Runner, Harness, World], path: s
 
 # every page but /live (a stream that stays open); path parameters filled by the world
 PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "/calls/start",
-              "/calls/{call}", "/calls/{call}/waveform.svg", "/crm/contact", "/crm/lead/1",
+              "/calls/{call}", "/calls/{call}/waveform.svg", "/calls/{call}/dismiss", "/calls/test",
+              "/crm/contact", "/crm/lead/1",
               "/crm/{junk}", "/crm/deal/{junk}", "/admin/requests", "/admin/requests.json",
               "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
               "/admin/faults", "/admin/faults/1/remove", "/admin/users", "/admin/users/1",

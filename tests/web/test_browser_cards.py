@@ -87,3 +87,40 @@ def test_a_dismissed_card_stays_dismissed(browser: Any, portal: Portal) -> None:
     portal.rest("telephony.externalCall.show", CALL_ID=ringing, USER_ID=1)
     card.wait_for(state="visible")  # the connector shows it again
     portal.rest("telephony.externalCall.finish", CALL_ID=ringing, USER_ID=1, DURATION=1)
+
+
+def test_the_journal_plays_a_row_and_seeks(browser: Any, portal: Portal) -> None:
+    """The row's ▶ shows a player in the row: pause, progress, seeking."""
+    page = signed_in(browser, portal, 1)
+    page.goto(portal.url + "/calls")
+    header = page.locator("table.calls thead").inner_text()
+    assert "Operator" in header and "Line" in header and "Recording" in header
+    assert "Times in UTC (UTC+00:00)" in page.locator("footer").inner_text()
+    play = page.locator("table.calls button.play").first
+    play.click()
+    mini = page.locator("#miniplayer")
+    mini.wait_for(state="visible")
+    player = "document.getElementById('quickplayer')"
+    assert until(lambda: page.evaluate(f"{player}.currentTime") > 0.2)
+    assert play.get_attribute("aria-label") == "Pause the recording"
+    play.click()  # pause
+    assert until(lambda: page.evaluate(f"{player}.paused"))
+    assert play.get_attribute("aria-label") == "Play the recording"
+    paused_at = page.evaluate(f"{player}.currentTime")
+    page.wait_for_timeout(300)
+    assert page.evaluate(f"{player}.currentTime") == paused_at  # it stays paused
+    # seek with the progress bar
+    duration = page.evaluate(f"{player}.duration")
+    target = duration * 0.75
+    page.locator("#miniplayer input[type=range]").evaluate(
+        "(range, value) => { range.value = value; range.dispatchEvent(new Event('input')); }",
+        str(target),
+    )
+    assert abs(page.evaluate(f"{player}.currentTime") - target) < 0.5
+    assert "/" in page.locator("#miniplayer .mini-time").inner_text()
+    # another row's ▶ moves the player there
+    second = page.locator("table.calls button.play").nth(1)
+    second.click()
+    assert until(
+        lambda: second.locator("xpath=following-sibling::*[@id='miniplayer']").count() == 1
+    )

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
 import datetime as dt
+import io
 import json
 import re
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -156,6 +159,12 @@ async def test_journal_filters(harness: Harness, hook: str) -> None:
     assert await found("") == {answered, missed, failed}
     assert await found("phone=8+916+000+12+34") == {answered}
     assert await found("phone=0079160005555") == {missed}
+    # any part of at least four digits, in any spelling
+    assert await found("phone=000-12") == {answered}
+    assert await found("phone=%28916%29+000") == {answered, missed, failed}
+    assert await found("phone=5555") == {missed}
+    assert await found("phone=555") == set()  # three digits: a whole number only
+    assert await found("phone=%D9%A5%D9%A5%D9%A5%D9%A5") == set()  # Arabic digits: no number
     assert await found("status=answered") == {answered}
     assert await found("status=missed") == {missed}
     assert await found("status=failed") == {failed}
@@ -208,8 +217,13 @@ async def test_transcript_words_find_their_calls(harness: Harness, hook: str) ->
     await sign_in(harness, 1)
     assert listed(await harness.client.get("/calls?q=order")) == {first}
     assert listed(await harness.client.get("/calls?q=invoice+ready")) == {second}
+    # the start of a word finds it; every word must be there
+    assert listed(await harness.client.get("/calls?q=ord")) == {first}
+    assert listed(await harness.client.get("/calls?q=Inv+rea")) == {second}
+    assert listed(await harness.client.get("/calls?q=ord+rea")) == set()
+    assert listed(await harness.client.get("/calls?q=%21%21")) == set()
     assert listed(await harness.client.get("/calls?transcript=yes")) == {first, second}
-    for hostile in ('"', "NEAR(", "order OR", "*", "'; drop", "\\"):
+    for hostile in ('"', "NEAR(", "order OR", "*", "'; drop", "\\", "a:* | b", "!x & (y"):
         page = await harness.client.get("/calls", params={"q": hostile})
         assert page.status_code == 200, (hostile, page.text)
 
@@ -225,6 +239,27 @@ async def test_the_export_follows_the_filter(harness: Harness, hook: str) -> Non
     assert rows[1].startswith(kept + ",") and ",answered," in rows[1]
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("@SUM") == "'@SUM"
     assert _cell("+7 916 000-12-34") == "+7 916 000-12-34"
+
+
+async def test_the_export_names_people_lines_and_records(harness: Harness, hook: str) -> None:
+    """Names beside IDs, E.164 numbers, ISO 8601 times with the portal's offset."""
+    harness.services.tz = ZoneInfo("Europe/Moscow")
+    bob = await harness.add_user(name="Bob", last_name="Stone", inner_number="102")
+    await rest(harness, "telephony.externalLine.add", NUMBER="74951234567", NAME="Main line")
+    contact = await rest(harness, "crm.contact.add",
+                         fields={"NAME": "Ivan", "LAST_NAME": "Petrov",
+                                 "PHONE": [{"VALUE": "+79160001234"}]})  # fmt: skip
+    await call(harness, bob, "8 (916) 000-12-34", LINE_NUMBER="74951234567",
+               CALL_START_DATE="2026-03-10T08:19:38+00:00")  # fmt: skip
+    await sign_in(harness, 1)
+    rows = list(csv.DictReader(io.StringIO((await harness.client.get("/calls.csv")).text)))
+    [row] = rows
+    assert row["CALL_START_DATE"] == "2026-03-10T11:19:38+03:00"
+    assert (row["PHONE_NUMBER_E164"], row["DIRECTION"]) == ("+79160001234", "incoming")
+    assert (row["PORTAL_USER_ID"], row["USER_NAME"]) == (str(bob), "Bob Stone")
+    assert (row["PORTAL_NUMBER"], row["LINE_NAME"]) == ("74951234567", "Main line")
+    assert (row["CRM_ENTITY_TYPE"], row["CRM_ENTITY_ID"]) == ("CONTACT", str(contact))
+    assert row["CRM_ENTITY_NAME"] == "Ivan Petrov"
 
 
 async def test_people_see_their_own_calls_and_pages(harness: Harness, hook: str) -> None:

@@ -112,15 +112,59 @@
   }
 
   // --- players ------------------------------------------------------------------------------
+  // a row's ▶ plays its recording in the page's one player and shows it in the row: pause,
+  // progress, seeking, time
+  function fmt(seconds) {
+    const s = Math.max(0, Math.floor(seconds || 0));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function miniPlayer(player) {
+    let bar = document.getElementById("miniplayer");
+    if (!bar) {
+      bar = el("span", "mini");
+      bar.id = "miniplayer";
+      const range = el("input", "mini-range");
+      range.type = "range";
+      range.min = "0";
+      range.step = "0.1";
+      range.value = "0";
+      range.setAttribute("aria-label", "Position in the recording");
+      range.addEventListener("input", () => { player.currentTime = Number(range.value); });
+      bar.append(range, el("span", "mini-time", "0:00"));
+      const update = () => {
+        if (player.duration && isFinite(player.duration)) range.max = String(player.duration);
+        if (document.activeElement !== range) range.value = String(player.currentTime);
+        bar.querySelector(".mini-time").textContent =
+          fmt(player.currentTime) + " / " + fmt(player.duration);
+      };
+      player.addEventListener("timeupdate", update);
+      player.addEventListener("loadedmetadata", update);
+      const toggled = () => {
+        for (const b of document.querySelectorAll("button.play")) {
+          const on = b.dataset.src === player.dataset.src && !player.paused;
+          b.textContent = on ? "\u275A\u275A" : "\u25B6";
+          b.setAttribute("aria-label", on ? "Pause the recording" : "Play the recording");
+        }
+      };
+      player.addEventListener("play", toggled);
+      player.addEventListener("pause", toggled);
+      player.addEventListener("ended", toggled);
+    }
+    return bar;
+  }
+
   function quickPlay(button) {
     const player = document.getElementById("quickplayer");
     if (!player) return;
-    if (player.dataset.src === button.dataset.src && !player.paused) {
-      player.pause();
+    if (player.dataset.src === button.dataset.src) {
+      if (player.paused) player.play().catch((err) => toast("Cannot play: " + err));
+      else player.pause();
       return;
     }
     player.dataset.src = button.dataset.src;
     player.src = button.dataset.src;
+    button.after(miniPlayer(player));
     player.play().catch((err) => toast("Cannot play: " + err));
   }
 
