@@ -102,10 +102,10 @@ def test_the_journal_plays_a_row_and_seeks(browser: Any, portal: Portal) -> None
     mini.wait_for(state="visible")
     player = "document.getElementById('quickplayer')"
     assert until(lambda: page.evaluate(f"{player}.currentTime") > 0.2)
-    assert play.get_attribute("aria-label") == "Pause the recording"
+    assert until(lambda: play.get_attribute("aria-label") == "Pause the recording")
     play.click()  # pause
     assert until(lambda: page.evaluate(f"{player}.paused"))
-    assert play.get_attribute("aria-label") == "Play the recording"
+    assert until(lambda: play.get_attribute("aria-label") == "Play the recording")
     paused_at = page.evaluate(f"{player}.currentTime")
     page.wait_for_timeout(300)
     assert page.evaluate(f"{player}.currentTime") == paused_at  # it stays paused
