@@ -119,7 +119,7 @@ async def _storage(s: AsyncSession) -> Markup:
     files, now_bytes, all_bytes = int(row[0]), int(row[1] or 0), int(row[2] or 0)
     return ranking(
         [
-            (f"current recordings ({files} files in all)", now_bytes),
+            (f"current ({files} files in all)", now_bytes),
             ("earlier versions", all_bytes - now_bytes),
         ],
         "recording storage",
@@ -162,6 +162,11 @@ def bars(series: list[tuple[str, int, int]], title: str) -> Markup:
     return Markup("".join(out))
 
 
+def _cut(label: str, room: int) -> str:
+    """The label, or as much as fits with an ellipsis (the bar's tooltip has it whole)."""
+    return label if len(label) <= room else label[: room - 1] + "…"
+
+
 def ranking(items: list[tuple[str, int]], title: str, unit: Any = str, width: int = 420) -> Markup:
     """Horizontal bars with their labels (user-supplied text, escaped)."""
     top = max([c for _, c in items] + [1])
@@ -177,9 +182,10 @@ def ranking(items: list[tuple[str, int]], title: str, unit: Any = str, width: in
     for i, (label, count) in enumerate(items):
         y, w = i * row_h, max(2.0, (width - label_w - 90) * count / top)
         out.append(
-            f'<text x="0" y="{y + 16}">{escape(label[: label_w // 8])}</text>'
+            f"<g><title>{escape(label)}: {escape(unit(count))}</title>"
+            f'<text x="0" y="{y + 16}">{escape(_cut(label, label_w // 8))}</text>'
             f'<rect class="ok" x="{label_w}" y="{y + 4}" width="{w:.1f}" height="16"/>'
-            f'<text x="{label_w + 6 + w:.1f}" y="{y + 16}">{escape(unit(count))}</text>'
+            f'<text x="{label_w + 6 + w:.1f}" y="{y + 16}">{escape(unit(count))}</text></g>'
         )
     out.append("</svg>")
     return Markup("".join(out))

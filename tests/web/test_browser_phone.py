@@ -56,3 +56,19 @@ def test_no_page_scrolls_sideways_on_a_phone(browser: Any, portal: Portal) -> No
     anonymous = browser.new_context(viewport=PHONE).new_page()
     anonymous.goto(portal.url + "/login")
     _fits(anonymous, "/login")
+
+
+def test_dashboard_labels_stay_readable_on_a_phone(browser: Any, portal: Portal) -> None:
+    page = signed_in(browser, portal, 1, viewport=PHONE)
+    page.goto(portal.url + "/")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('svg text')].map((t) => t.getBoundingClientRect().height)"
+    )
+    assert heights and min(heights) >= 9, heights  # was ~5 px: the chart shrank to the screen
+    labels = page.evaluate(
+        "[...document.querySelectorAll('svg.ranking text')].map((t) => t.textContent)"
+    )
+    assert any(
+        label.startswith("current (") and label.endswith("files in all)") for label in labels
+    )
+    _fits(page, "/")
