@@ -13,6 +13,7 @@ from starlette.responses import Response
 from b24tel import errors, phones
 from b24tel.crm.fields import ENTITIES, EntityDef
 from b24tel.crm.models import Multifield
+from b24tel.crm.statuses import status_items
 from b24tel.services import EndpointCtx
 from b24tel.web import repository as repo
 from b24tel.web.calls import _query, _row
@@ -23,6 +24,7 @@ from b24tel.wire.numbers import ascii_int
 PAGE = 50
 SHOWN_KINDS = ("str", "text", "int", "id", "datetime", "money", "status", "user", "currency")
 KINDS = {"contact": "Contacts", "company": "Companies", "lead": "Leads", "deal": "Deals"}
+EDITABLE = ("contact", "company", "lead")
 
 
 def _entity(kind: object) -> EntityDef:
@@ -89,6 +91,7 @@ async def entity_list(ctx: EndpointCtx) -> Response:
         page_no=max(1, number),
         pages=max(1, -(-int(total or 0) // PAGE)),
         link=lambda n: f"/crm/{kind}?" + urlencode({"q": q, "page": n}),
+        addable=me.admin and kind in EDITABLE,
     )
 
 
@@ -127,11 +130,8 @@ async def entity_page(ctx: EndpointCtx) -> Response:
         names = await repo.entity_names(s, [(c.crm_entity_type, c.crm_entity_id) for c in calls])
         people = await repo.user_names(s, [c.portal_user_id for c in calls])
         line_names = await repo.line_names(s)
-    fields = [
-        (fd.title, _shown(getattr(row, fd.attr, None), ctx.services.tz))
-        for fd in entity.fields
-        if fd.kind in SHOWN_KINDS and getattr(row, fd.attr, None) not in (None, "")
-    ]
+        fields = await _named_fields(s, entity, row, ctx.services.tz)
+
     return page(
         ctx,
         me,
@@ -146,7 +146,35 @@ async def entity_page(ctx: EndpointCtx) -> Response:
         total=total,
         calls=[_row(ctx.services, me, c, names, people, line_names) for c in calls],
         all_calls="/calls?" + urlencode({"entity": f"{entity.name}:{raw_id}"}),
+        editable=me.admin and kind in EDITABLE,
     )
+
+
+async def _named_fields(s: Any, entity: EntityDef, row: Any, tz: Any) -> list[tuple[str, str, str]]:
+    """(title, text, link) of each filled field: people, linked records and statuses by
+    name, not by ID."""
+    kinds = (*SHOWN_KINDS, "link")
+    shown = [fd for fd in entity.fields
+             if fd.kind in kinds and getattr(row, fd.attr, None) not in (None, "")]  # fmt: skip
+    people = await repo.user_names(s, [getattr(row, fd.attr) for fd in shown if fd.kind == "user"])
+    links = [(fd.wire.removesuffix("_ID"), getattr(row, fd.attr)) for fd in shown
+             if fd.kind == "link"]  # fmt: skip
+    records = await repo.entity_names(s, links)
+    out = []
+    for fd in shown:
+        value = getattr(row, fd.attr)
+        text, url = _shown(value, tz), ""
+        if fd.kind == "user":
+            text = people.get(value, f"User {value}")
+        elif fd.kind == "link":
+            kind = fd.wire.removesuffix("_ID")
+            text = records.get((kind, value), f"{ENTITIES[kind].title} #{value}")
+            url = f"/crm/{kind.lower()}/{value}"
+        elif fd.kind == "status" and fd.status_type:
+            names = {i["STATUS_ID"]: i["NAME"] for i in await status_items(s, fd.status_type)}
+            text = names.get(value, text)
+        out.append((fd.title, text, url))
+    return out
 
 
 def _shown(value: Any, tz: Any) -> str:

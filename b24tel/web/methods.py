@@ -15,6 +15,7 @@ from b24tel.web import (
     account,
     admin_pages,
     calls,
+    crm_edit,
     crm_pages,
     first_run,
     live,
@@ -105,6 +106,7 @@ def register(registry: Registry) -> None:
     add("live", "/live", live.stream, ONLY_GET)  # streams: no HEAD that would run for minutes
     add("crm_list", "/crm/{kind}", crm_pages.entity_list)
     add("crm_item", "/crm/{kind}/{entity_id}", crm_pages.entity_page)
+    add("crm_edit", "/crm/{kind}/{entity_id}/edit", crm_edit.edit, BOTH)
     add("requests", "/admin/requests", admin_pages.requests)
     add("requests_feed", "/admin/requests.json", admin_pages.requests_feed)
     add("request", "/admin/requests/{entry_id}", admin_pages.request_page, BOTH)

@@ -193,9 +193,10 @@ def test_fuzz_admin_api(fuzz_env: tuple[asyncio.Runner, Harness, World], path: s
 
 # every page but /live (a stream that stays open); path parameters filled by the world
 PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "/calls/start",
-              "/calls/{call}", "/calls/{call}/waveform.svg", "/calls/{call}/dismiss", "/calls/test",
-              "/crm/contact", "/crm/lead/1",
-              "/crm/{junk}", "/crm/deal/{junk}", "/admin/requests", "/admin/requests.json",
+              "/calls/{call}", "/calls/{call}/waveform.svg", "/calls/{call}/dismiss",
+              "/calls/test", "/crm/contact", "/crm/lead/1", "/crm/{junk}", "/crm/deal/{junk}",
+              "/crm/contact/new/edit", "/crm/lead/1/edit", "/admin/requests",
+              "/admin/requests.json",
               "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
               "/admin/faults", "/admin/faults/1/remove", "/admin/users", "/admin/users/1",
               "/admin/users/{junk}", "/healthz", "/readyz",
@@ -205,7 +206,8 @@ PAGE_KEYS = ("date_from", "date_to", "phone", "user", "direction", "status", "li
              "entity_type", "entity_id", "file", "after", "method", "caller", "since", "kind",
              "effect", "value", "times", "param", "token", "next", "login", "password",
              "csrf", "action", "name", "last_name", "email", "inner_number", "admin",
-             "personal_mobile", "")  # fmt: skip
+             "personal_mobile", "NAME", "LAST_NAME", "TITLE", "PHONE", "EMAIL",
+             "")  # fmt: skip
 
 
 async def _page_session(h: Harness) -> tuple[str, str]:
