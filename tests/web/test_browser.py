@@ -395,6 +395,8 @@ def test_screenshots_for_the_docs(browser: Any, portal: Portal) -> None:
     page.screenshot(path=str(SHOTS / "call.png"), full_page=True)
     page.goto(portal.url + "/admin/requests")
     page.screenshot(path=str(SHOTS / "requests.png"))
+    page.goto(portal.url + "/admin/users")
+    page.screenshot(path=str(SHOTS / "users.png"))
     phone = signed_in(browser, portal, 1, viewport={"width": 390, "height": 844})
     phone.goto(portal.url + "/calls?date_from=2026-02-01")
     phone.screenshot(path=str(SHOTS / "calls-phone.png"))

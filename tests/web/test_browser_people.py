@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.servers import ServeProcess
-from tests.web.browser import ENV, Portal, cli, need_browser, signed_in
+from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, until
 
 XSS = "<b>Dora</b><img src=x onerror=alert(1)>"
 
@@ -134,3 +134,27 @@ def test_the_users_pages_fit_a_phone(browser: Any, portal: Portal) -> None:
         phone.goto(portal.url + path)
         wide = phone.evaluate("document.documentElement.scrollWidth")
         assert wide <= phone.evaluate("document.documentElement.clientWidth"), (path, wide)
+
+
+def test_an_operator_sees_nothing_of_another_operators_call(browser: Any, portal: Portal) -> None:
+    """Page, waveform, journal, CSV and live card: Olga (operator) and a call of Ivan's."""
+    ivan = int(cli(portal.data, "users", "add", "--name", "Ivan", "--inner-number", "107"))
+    theirs = portal.call(ivan, "+7 916 808-08-08")
+    olga = signed_in(browser, portal, 2)
+    assert until(lambda: olga.evaluate("document.documentElement.dataset.live") == "open")
+    for path in (f"/calls/{theirs}", f"/calls/{theirs}/waveform.svg"):
+        answer = olga.goto(portal.url + path)
+        assert answer is not None and answer.status == 403, path
+    olga.goto(portal.url + "/calls")
+    assert olga.locator(f'tr[data-call-id="{theirs}"]').count() == 0
+    assert olga.locator("button.play").count() == 0  # no recording link of theirs
+    csv_text = olga.context.request.get(portal.url + "/calls.csv").text()
+    assert theirs not in csv_text and "79168080808" not in csv_text
+    ringing = portal.call(ivan, "+7 916 808-08-09", finish=False, show=1)
+    ivan_page = signed_in(browser, portal, ivan)
+    ivan_page.locator(f'#cards [data-call-id="{ringing}"]').wait_for(state="visible")
+    olga.wait_for_timeout(500)
+    assert olga.locator("#cards .card").count() == 0  # Ivan's card is Ivan's
+    answer = olga.goto(f"{portal.url}/calls/{ringing}")
+    assert answer is not None and answer.status == 403
+    portal.rest("telephony.externalCall.finish", CALL_ID=ringing, USER_ID=ivan, DURATION=1)
