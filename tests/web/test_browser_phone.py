@@ -47,7 +47,8 @@ def test_no_page_scrolls_sideways_on_a_phone(browser: Any, portal: Portal) -> No
     call_id = portal.rest("voximplant.statistic.get")[0]["CALL_ID"]
     page = signed_in(browser, portal, 1, viewport=PHONE)
     paths = ["/", "/calls", f"/calls/{call_id}", "/crm/contact", "/crm/contact/1", "/crm/lead",
-             "/crm/lead/1", "/crm/company", "/crm/deal", "/admin/requests", "/admin/requests/1",
+             "/crm/lead/1", "/crm/company", "/crm/deal", "/crm/contact/new/edit",
+             "/crm/contact/1/edit", "/admin/requests", "/admin/requests/1",
              "/admin/deliveries", "/admin/faults", "/admin/users", "/admin/users/2",
              "/no-such-page"]  # fmt: skip
     for path in paths:
