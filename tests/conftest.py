@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -78,9 +79,51 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler.close()
 
 
+# what a run may leave in the clone: the tools' own caches
+TOOL_CACHES = (".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".venv")
+TREE_STATE: list[set[str]] = []
+
+
+def _tree() -> set[str] | None:
+    """The clone's changed, new and ignored paths (``git status``), tool caches aside; None
+    outside a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored"], cwd=root, capture_output=True,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+    except OSError:
+        return None
+    if done.returncode != 0:
+        return None
+    paths = {line[3:] for line in done.stdout.splitlines()}
+    return {p for p in paths if not p.startswith(TOOL_CACHES) and "__pycache__" not in p}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    found = _tree()
+    if found is not None:
+        TREE_STATE.append(found)
+
+
+def _report(session: pytest.Session, title: str, lines: list[str]) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(title, red=True)
+        for line in lines[:20]:
+            reporter.write_line("  " + line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when the server log holds a secret: an issued one, or anything that
+    """Fail the run when it changed the source tree (tests write only to temporary
+    directories), or when the server log holds a secret: an issued one, or anything that
     looks like a webhook code, token or password that was not masked."""
+    after = _tree()
+    if TREE_STATE and after is not None and after != TREE_STATE[0]:
+        changed = sorted(after ^ TREE_STATE[0])
+        _report(session, f"the run changed the source tree ({len(changed)} paths):", changed)
     if not LOG_FILE or not LOG_FILE[0].exists():
         return
     leaks = []
@@ -89,12 +132,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if found or logs.redact(line) != line:
             leaks.append(f"{LOG_FILE[0]}:{number}: {line[:300]}")
     if leaks:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"secrets in the server log ({len(leaks)} lines):", red=True)
-            for leak in leaks[:20]:
-                reporter.write_line("  " + leak)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _report(session, f"secrets in the server log ({len(leaks)} lines):", leaks)
 
 
 def _backends() -> list[str]:

@@ -5,6 +5,7 @@ rules, CSRF and escaping; the screenshots of docs/ui.md."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from tests.events.handler import HandlerServer, Received
 from tests.servers import ServeProcess
-from tests.web.browser import ENV, SHOTS, Portal, cli, need_browser, signed_in, until
+from tests.web.browser import ENV, SHOTS_ENV, Portal, cli, need_browser, signed_in, until
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -357,9 +358,11 @@ def test_the_csv_export_streams_10000_calls_in_flat_memory(browser: Any, portal:
     assert growth < 16, f"server RSS grew {growth:.1f} MB"
 
 
-def test_screenshots_for_the_docs(browser: Any, portal: Portal) -> None:
-    """docs/ui.md shows these; remade by every run."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshots_for_the_docs(browser: Any, portal: Portal, tmp_path: Path) -> None:
+    """The pages docs/ui.md shows, photographed: into a temporary directory, or into
+    docs/ui when remade on purpose (``python bench/screenshots.py``)."""
+    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     for hours_ago, status in ((1, 200), (2, 304), (3, 200), (5, 200), (26, 304), (50, 200)):
         when = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)).isoformat()
         portal.call(
@@ -384,20 +387,20 @@ def test_screenshots_for_the_docs(browser: Any, portal: Portal) -> None:
     )
     page = signed_in(browser, portal, 1, viewport={"width": 1280, "height": 900})
     page.goto(portal.url + "/")
-    page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     page.goto(portal.url + "/calls?date_from=2026-02-01")
-    page.screenshot(path=str(SHOTS / "calls.png"))
+    page.screenshot(path=str(shots / "calls.png"))
     ringing = portal.call(1, "+7 916 777-66-55", finish=False, show=1)
     page.goto(f"{portal.url}/calls/{transcript_call}")
     page.locator(f'#cards [data-call-id="{ringing}"]').wait_for(state="visible")
     page.locator("button.seek").nth(1).click()
     assert until(lambda: page.evaluate("document.getElementById('player').currentTime") >= 3)
-    page.screenshot(path=str(SHOTS / "call.png"), full_page=True)
+    page.screenshot(path=str(shots / "call.png"), full_page=True)
     page.goto(portal.url + "/admin/requests")
-    page.screenshot(path=str(SHOTS / "requests.png"))
+    page.screenshot(path=str(shots / "requests.png"))
     page.goto(portal.url + "/admin/users")
-    page.screenshot(path=str(SHOTS / "users.png"))
+    page.screenshot(path=str(shots / "users.png"))
     phone = signed_in(browser, portal, 1, viewport={"width": 390, "height": 844})
     phone.goto(portal.url + "/calls?date_from=2026-02-01")
-    phone.screenshot(path=str(SHOTS / "calls-phone.png"))
+    phone.screenshot(path=str(shots / "calls-phone.png"))
     portal.rest("telephony.externalCall.finish", CALL_ID=ringing, USER_ID=1, DURATION=1)
