@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
@@ -22,7 +23,7 @@ from b24tel.config import Settings
 from b24tel.config_values import spool_dir
 from b24tel.crm import methods as crm_methods
 from b24tel.db import state
-from b24tel.db.engine import Database
+from b24tel.db.engine import open_database
 from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
@@ -43,6 +44,7 @@ from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import LocalStorage, open_storage
 from b24tel.rest import batch, system
 from b24tel.rest.authcache import AuthCache
+from b24tel.rest.deadline import Deadline
 from b24tel.rest.endpoint import ANY_METHOD, endpoint_route, rest_endpoint
 from b24tel.rest.envelope import COMMON_HEADERS, render_error
 from b24tel.rest.guard import Guard
@@ -104,7 +106,7 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
-    db = Database(settings.effective_database_url)
+    db = open_database(settings)
     return Services(
         settings=settings,
         clock=clock,
@@ -161,16 +163,25 @@ async def preflight(request: Request) -> Response:
     return Response(status_code=204, headers=COMMON_HEADERS)
 
 
+def wants_page(request: Request) -> bool:
+    """A browser asking for something outside the API: it gets an HTML page."""
+    api = request.url.path.startswith(("/rest/", "/oauth/", "/admin/api/"))
+    return not api and "text/html" in request.headers.get("accept", "")
+
+
+def deadline_answer(scope: Scope, error: ApiError) -> Response:
+    request = Request(scope)
+    return page_error(request, error) if wants_page(request) else render_error(error)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     # JSON for clients, also outside the method routes; a browser asking for a page that
     # does not exist gets one saying so
     path = request.url.path
     if path.rstrip("/") == "/rest":
         return render_error(errors.method_not_found())
-    missing = ApiError("NOT_FOUND", "No such page", 404)
-    api = path.startswith(("/rest/", "/oauth/", "/admin/api/"))
-    if not api and "text/html" in request.headers.get("accept", ""):
-        return page_error(request, missing)
+    if wants_page(request):
+        return page_error(request, ApiError("NOT_FOUND", "No such page", 404))
     return render_error(ApiError("NOT_FOUND", "Not found", 404))
 
 
@@ -205,7 +216,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     services = build_services(settings, clock)
 
     worker = Worker(services)
-    listener = Listener(settings.effective_database_url)
+    listener = Listener(settings.effective_database_url, settings.database_connect_timeout)
     # a credential revoked by any instance or command: resolve callers afresh
     listener.on(AUTH_CHANNEL, lambda _payload: services.auth_cache.clear())
     live = CardHub(services.db, listener)
@@ -247,7 +258,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found},
         # inside Starlette's own error middleware, so no exception ever reaches it
-        middleware=[Middleware(Guard, max_head=settings.max_request_head)],
+        middleware=[
+            Middleware(Guard, max_head=settings.max_request_head),
+            Middleware(Deadline, seconds=settings.request_deadline, render=deadline_answer),
+        ],
     )
     # a REST path must never answer 3xx (docs/reference/protocol.md, "Routing"): no slash redirects
     app.router.redirect_slashes = False

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from b24tel import errors
+
 log = logging.getLogger("b24tel.background")
 
 
@@ -23,8 +25,9 @@ class Background:
     async def _run(work: Coroutine[Any, Any, Any], name: str) -> None:
         try:
             await work
-        except Exception:
-            log.exception("background task %s failed", name)
+        except Exception as exc:
+            if not errors.database_away(exc):
+                log.exception("background task %s failed", name)
 
     async def join(self, timeout: float | None = None) -> None:
         """Wait for what is running (at shutdown, and in tests)."""

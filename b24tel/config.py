@@ -97,6 +97,19 @@ class Settings:
         "Server secret for signed links and derived tokens. Empty means one is generated "
         "on first start and kept in the database, so every instance shares it.",
     )
+    # --- database (docs/operations.md, "When the database goes away") --------------------
+    database_connect_timeout: float = setting(5.0, "Seconds to open a PostgreSQL connection.")
+    database_statement_timeout: float = setting(
+        5.0, "Seconds one statement may run or wait for a lock (SQLite: for the write lock)."
+    )
+    database_pool_timeout: float = setting(
+        5.0, "Seconds to wait for a pooled connection (SQLite: for this process's turn to write)."
+    )
+    request_deadline: float = setting(
+        8.0,
+        "Seconds a request may take before it is answered 503 `REQUEST_TIMEOUT`, not counting "
+        "its body, a `RECORD_URL` download or storing a recording; 0 turns it off.",
+    )
     # --- limits ---------------------------------------------------------------------------
     max_body_size: int = setting(
         GIB, "Largest accepted request body in bytes; larger bodies get a JSON 413."

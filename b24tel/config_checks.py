@@ -56,7 +56,7 @@ def validate(settings: Checked) -> None:
     for name in POSITIVE:
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive")
-    for name in ("recording_retention_days", "recording_max_age_days"):
+    for name in ("recording_retention_days", "recording_max_age_days", "request_deadline"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name} must be 0 or more")
     if settings.log_level.lower() not in LOG_LEVELS:

@@ -27,6 +27,9 @@ POSITIVE = (
     "journal_max_entries",
     "journal_max_age_days",
     "maintenance_interval",
+    "database_connect_timeout",
+    "database_statement_timeout",
+    "database_pool_timeout",
 )
 
 

@@ -16,12 +16,14 @@ class ApiError(Exception):
         description: str,
         status: int = 400,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
         self.status = status
         self.extra = extra or {}
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "error_description": self.description, **self.extra}
@@ -182,6 +184,42 @@ def credentials_not_found_in(limit: int) -> ApiError:
         f"A request body over {limit} bytes must carry its credentials in the URL (webhook "
         "path or ?auth=) or an Authorization header, or an auth parameter near its start",
         413,
+    )
+
+
+# how soon a client should try again after a 503 of our own (not a rate limit): an outage of
+# the database is typically a restart or a fail-over, seconds long
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable() -> ApiError:
+    """The database could not be reached or did not answer in time: an expected condition
+    (a restart, a fail-over), not a failure of the request — the unit of work was rolled
+    back, so the client may send the same request again (docs/api/README.md, "Errors").
+    Only a commit the database had received before it stopped answering can have been
+    done after all: nobody can know that until it answers again."""
+    return ApiError(
+        "DATABASE_UNAVAILABLE",
+        "The portal's database is unavailable; try again in a few seconds",
+        503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether ``exc`` is ``database_unavailable``: background loops stay quiet about it,
+    the database's own log lines say it once (``b24tel.db.outage``)."""
+    return isinstance(exc, ApiError) and exc.code == "DATABASE_UNAVAILABLE"
+
+
+def request_timeout(seconds: float) -> ApiError:
+    """The request did not finish within ``request_deadline``; its work was rolled back."""
+    return ApiError(
+        "REQUEST_TIMEOUT",
+        f"The request did not finish within {seconds:g} s (request_deadline); "
+        "try again in a few seconds",
+        503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from b24tel.config import Settings, SettingsError
 from b24tel.db import migrate
-from b24tel.db.engine import Database
+from b24tel.db.engine import Database, open_database
 from b24tel.ops import instances
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     require_database(settings)
 
     async def main() -> T:
-        db = Database(settings.effective_database_url)
+        db = open_database(settings)
         try:
             return await work(db)
         finally:

@@ -22,7 +22,7 @@ from b24tel.app import SETTINGS_ENV, create_app
 from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
 from b24tel.config import Settings
 from b24tel.db import migrate
-from b24tel.db.engine import Database
+from b24tel.db.engine import open_database
 from b24tel.httpserver import http_options
 from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
@@ -39,7 +39,7 @@ async def bootstrap(settings: Settings) -> str | None:
     the webhook URL, or None when the database already has users."""
     from b24tel.clock import Clock
 
-    db = Database(settings.effective_database_url)
+    db = open_database(settings)
     now = Clock().now()
     try:
         async with db.transaction() as session:

@@ -4,6 +4,12 @@ SQLite: WAL journal, foreign keys on, a busy timeout, and ``BEGIN IMMEDIATE`` fo
 transactions — a deferred transaction that later needs the write lock can fail at once with
 "database is locked" instead of waiting, so writers take the lock up front. Read-only units
 of work use a plain ``BEGIN`` and run beside writers (WAL).
+
+Every wait is bounded (``Limits``): opening a connection, one statement (PostgreSQL's
+``statement_timeout``, and the same on the client side for a server that stopped answering
+altogether; SQLite's busy timeout), waiting for a pooled connection or for this process's
+turn to write. A unit of work that fails because the database is away raises
+``DATABASE_UNAVAILABLE`` (503, retryable) after rolling back (``b24tel.db.outage``).
 """
 
 from __future__ import annotations
@@ -11,21 +17,62 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from b24tel import errors
 from b24tel.db import sqlite_driver
+from b24tel.db.outage import Outage, away
+from b24tel.errors import ApiError
 
-SQLITE_BUSY_TIMEOUT_MS = sqlite_driver.BUSY_TIMEOUT_MS
 POOL_SIZE = 30  # PostgreSQL connections of one process at most (plus one for LISTEN)
+# a server that stopped answering is given this long past statement_timeout to say so itself
+CLIENT_GRACE = 1.0
 
 
-def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
+@dataclass(frozen=True)
+class Limits:
+    """Bounded waits, in seconds (settings ``database_*_timeout``)."""
+
+    connect: float = 5.0
+    statement: float = 5.0
+    pool: float = 5.0
+
+    @property
+    def busy_ms(self) -> int:
+        return max(1, int(self.statement * 1000))
+
+
+class DatabaseSettings(Protocol):
+    """What ``open_database`` reads of ``b24tel.config.Settings``."""
+
+    @property
+    def effective_database_url(self) -> str: ...
+    @property
+    def database_connect_timeout(self) -> float: ...
+    @property
+    def database_statement_timeout(self) -> float: ...
+    @property
+    def database_pool_timeout(self) -> float: ...
+
+
+def open_database(settings: DatabaseSettings) -> Database:
+    """The database of these settings, with their bounded waits."""
+    limits = Limits(
+        connect=settings.database_connect_timeout,
+        statement=settings.database_statement_timeout,
+        pool=settings.database_pool_timeout,
+    )
+    return Database(settings.effective_database_url, limits=limits)
+
+
+def make_engine(url: str, *, pool_size: int = POOL_SIZE, limits: Limits = Limits()) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -36,11 +83,11 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
         # check-in
         engine = create_async_engine(
             parsed,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": limits.statement},
             pool_reset_on_return=None,
             hide_parameters=True,  # parameters never reach a log line or an error text
         )
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, limits.busy_ms)
         return engine
     # connections are opened as requests need them and then kept: with a small pool and
     # overflow on top, a burst opened and closed a connection per request above the pool
@@ -49,20 +96,27 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=0,
+        pool_timeout=limits.pool,
         pool_pre_ping=True,
         pool_reset_on_return=None,
         hide_parameters=True,
+        connect_args={
+            "timeout": limits.connect,
+            "command_timeout": limits.statement + CLIENT_GRACE,
+            "server_settings": {"statement_timeout": str(limits.busy_ms)},
+        },
     )
 
 
 def make_migration_engine(url: str) -> AsyncEngine:
+    # no statement timeout: a migration of a large table takes as long as it takes
     engine = create_async_engine(url, poolclass=NullPool)
     if make_url(url).get_backend_name() == "sqlite":
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, Limits(statement=30.0).busy_ms)
     return engine
 
 
-def _sqlite_setup(engine: AsyncEngine) -> None:
+def _sqlite_setup(engine: AsyncEngine, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # take transaction control away from the driver so BEGIN is ours
@@ -70,7 +124,7 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -81,10 +135,12 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, limits: Limits = Limits()) -> None:
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.limits = limits
+        self.engine = make_engine(url, pool_size=pool_size, limits=limits)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.outage = Outage()
         # SQLite has one writer at a time; waiting in its busy handler means sleeping with
         # back-off (tens of milliseconds), so writers of this process queue here instead
         self._write_lock = asyncio.Lock()
@@ -94,27 +150,52 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends normally, rolls back otherwise."""
+        """One unit of work: commits when the block ends normally, rolls back otherwise.
+        ``DATABASE_UNAVAILABLE`` when the database is away (``b24tel.db.outage``)."""
         if self.is_sqlite and not readonly:
-            async with self._write_lock, self._unit(readonly) as session:
-                yield session
+            await self._turn_to_write()
+            try:
+                async with self._unit(readonly) as session:
+                    yield session
+            finally:
+                self._write_lock.release()
         else:
             async with self._unit(readonly) as session:
                 yield session
 
+    async def _turn_to_write(self) -> None:
+        try:
+            async with asyncio.timeout(self.limits.pool):
+                await self._write_lock.acquire()
+        except TimeoutError as exc:
+            self.outage.failed("slow", exc)
+            raise errors.database_unavailable() from exc
+
     @asynccontextmanager
     async def _unit(self, readonly: bool) -> AsyncIterator[AsyncSession]:
-        async with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = await conn.execution_options(b24tel_write=not readonly)
-            async with conn.begin():
-                session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=True)
-                info = session.info
-                try:
-                    yield session
-                    await session.flush()
-                finally:
-                    await session.close()
+        connecting = True
+        try:
+            async with self.engine.connect() as conn:
+                connecting = False
+                if self.is_sqlite:
+                    conn = await conn.execution_options(b24tel_write=not readonly)
+                async with conn.begin():
+                    session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=True)
+                    info = session.info
+                    try:
+                        yield session
+                        await session.flush()
+                    finally:
+                        await session.close()
+        except ApiError:
+            raise
+        except Exception as exc:
+            kind = away(exc, connecting=connecting)
+            if kind is None:
+                raise
+            self.outage.failed(kind, exc)
+            raise errors.database_unavailable() from exc
+        self.outage.answered()
         if info:
             for hook in self.after_commit:
                 hook(info)

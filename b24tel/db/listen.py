@@ -33,8 +33,10 @@ async def notify(session: AsyncSession, channel: str, payload: str = "") -> None
 
 
 class Listener:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = 5.0) -> None:
         self.url = url
+        self.connect_timeout = connect_timeout
+        self._failing = False  # said once per outage, not at every try
         self.enabled = make_url(url).get_backend_name() == "postgresql"
         self._handlers: dict[str, list[Handler]] = {}
         self._conn: Any = None
@@ -74,13 +76,23 @@ class Listener:
 
         url = make_url(self.url).set(drivername="postgresql")
         try:
-            self._conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+            self._conn = await asyncpg.connect(
+                url.render_as_string(hide_password=False), timeout=self.connect_timeout
+            )
             for channel in self._handlers:
                 await self._conn.add_listener(channel, self._dispatch)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("cannot LISTEN (%s); trying again", type(exc).__name__)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if not self._failing:
+                log.warning(
+                    "cannot LISTEN (%s); trying again every %g s", type(exc).__name__,
+                    RELISTEN_INTERVAL,
+                )  # fmt: skip
+            self._failing = True
             self._conn = None
             return
+        if self._failing:
+            log.info("listening again")
+            self._failing = False
         # what was missed while not listening: each channel's handlers get an empty payload
         for channel in self._handlers:
             self._dispatch(None, 0, channel, "")

@@ -44,13 +44,13 @@ _Outcome = tuple[Any, int, int | None, list[Any] | None]
 # busy timeout and fail with "database is locked"; trying every few tenths of a
 # millisecond catches the first gap
 BEGIN_WRITE = "BEGIN IMMEDIATE"
-# how long any statement waits for a lock before "database is locked"
-BUSY_TIMEOUT_MS = 30_000
 _POLL = (0.0001, 0.0005)
 
 
 def _begin_write(conn: sqlite3.Connection) -> _Outcome:
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    # the connection's busy timeout (``database_statement_timeout``) bounds the polling too
+    busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + busy_ms / 1000
     conn.execute("PRAGMA busy_timeout=0")  # no sleeping in SQLite's handler: we poll
     try:
         while True:
@@ -62,7 +62,7 @@ def _begin_write(conn: sqlite3.Connection) -> _Outcome:
                     raise
             time.sleep(random.uniform(*_POLL))
     finally:
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:

@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from b24tel import masking
+from b24tel import errors, masking
 from b24tel.config import parse_networks
 from b24tel.events import claims, fairness, payload
 from b24tel.events.models import Delivery
@@ -119,8 +119,9 @@ class Worker:
         async def deliver(client: httpx.AsyncClient, d: Delivery) -> None:
             try:
                 finished.append((d, await self.send(client, d)))
-            except Exception:  # a defect: the claim runs out and the delivery is retried
-                log.exception("delivering event %s failed", d.id)
+            except Exception as exc:  # the claim runs out and the delivery is retried
+                if not errors.database_away(exc):
+                    log.exception("delivering event %s failed", d.id)
             self._wake.set()
 
         async with self._client() as client:
@@ -130,8 +131,9 @@ class Worker:
                 free = 0 if self._stopping else self.policy.concurrency - len(inflight)
                 try:
                     claimed = await self.turn(done, free)
-                except Exception:
-                    log.exception("event delivery turn failed")
+                except Exception as exc:
+                    if not errors.database_away(exc):
+                        log.exception("event delivery turn failed")
                     claimed = []
                 for d in claimed:
                     task = asyncio.create_task(deliver(client, d))

@@ -9,12 +9,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from b24tel import errors
 from b24tel.faults.models import FaultRule
 from b24tel.rest.faults import KINDS
 from b24tel.wire.numbers import is_ascii_digits
 
-# the errors the cloud sends, with their statuses and texts
+# the errors the cloud sends, with their statuses and texts, and this server's own retryable
+# ones (docs/api/README.md, "Errors")
 ERRORS: dict[str, tuple[int, str]] = {
+    "DATABASE_UNAVAILABLE": (503, errors.database_unavailable().description),
     "QUERY_LIMIT_EXCEEDED": (503, "Too many requests"),
     "OPERATION_TIME_LIMIT": (503, "Method is blocked due to operation time limit."),
     "expired_token": (401, "The access token provided has expired."),

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, text
 
+from b24tel import errors
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.journal.models import JournalRow
@@ -102,6 +103,11 @@ class Journal:
         rows = [{k: _text(v) for k, v in dataclasses.asdict(e).items()} for e in batch]
         try:
             await self._write(rows)
+        except errors.ApiError as exc:
+            if not errors.database_away(exc):
+                raise
+            self._keep(batch)  # written once the database is back
+            return 0
         except Exception:
             # one bad row must not take the others with it
             for row in rows:
@@ -110,6 +116,13 @@ class Journal:
                 except Exception as exc:
                     log.warning("a journal entry could not be written: %s", type(exc).__name__)
         return len(rows)
+
+    def _keep(self, batch: list[Entry]) -> None:
+        """Put back entries that could not be written, ahead of the newer ones; past the
+        buffer's bound the oldest go (and are counted)."""
+        kept = collections.deque(batch + list(self._buffer), maxlen=BUFFER)
+        self.dropped += len(batch) + len(self._buffer) - len(kept)
+        self._buffer = kept
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         async with self.db.transaction() as s:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
-from b24tel import __version__
+from b24tel import __version__, errors
 from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.ops.models import Instance
@@ -83,7 +83,8 @@ class Presence:
                         update(Instance).where(Instance.id == self.id).values(seen_at=wall_now())
                     )
             except Exception as exc:  # the next beat tries again
-                log.warning("heartbeat not recorded: %s", type(exc).__name__)
+                if not errors.database_away(exc):
+                    log.warning("heartbeat not recorded: %s", type(exc).__name__)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from b24tel import errors
 from b24tel.ops import leases, retention
 from b24tel.services import Services
 from b24tel.telephony import refetch
@@ -53,8 +54,9 @@ class Maintenance:
         while True:
             try:
                 await job()
-            except Exception:  # the next round tries again; every job is resumable
-                log.exception("maintenance failed")
+            except Exception as exc:  # the next round tries again; every job is resumable
+                if not errors.database_away(exc):
+                    log.exception("maintenance failed")
             await asyncio.sleep(interval)
 
     async def take_on_fetches(self) -> list[str]:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from b24tel import deadline
 from b24tel.config import parse_networks
 from b24tel.netguard import BlockedAddress, Network, guarded_client
 from b24tel.recordings.errors import FetchError
@@ -68,8 +69,10 @@ class SafeFetcher:
         The total timeout covers the consumer too, so it sits outside the stream."""
         p = self.policy
         try:
-            async with asyncio.timeout(p.total_timeout), self._client() as client:
-                return await consume(self._follow(client, url))
+            # the download has its own limits: request_deadline does not count it
+            with deadline.paused():
+                async with asyncio.timeout(p.total_timeout), self._client() as client:
+                    return await consume(self._follow(client, url))
         except TimeoutError as exc:
             raise transport_error(
                 "TIMEOUT", f"no complete answer within {p.total_timeout:g} s"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel import deadline
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.recordings import audio
@@ -52,8 +53,9 @@ class Recordings:
         """Base64 text (spooled request value, or a string) → a stored recording."""
         staging = Staging(self.staging_dir)
         try:
-            await asyncio.to_thread(consume, text, Base64Decoder(staging))
-            return await self._finish(staging, folder)
+            with deadline.paused():  # bytes on their way: request_deadline does not count them
+                await asyncio.to_thread(consume, text, Base64Decoder(staging))
+                return await self._finish(staging, folder)
         finally:
             staging.discard()
 
@@ -62,15 +64,17 @@ class Recordings:
     ) -> StoredRecording:
         staging = Staging(self.staging_dir)
         try:
-            await consume_async(chunks, staging, limit)
-            return await self._finish(staging, folder)
+            with deadline.paused():
+                await consume_async(chunks, staging, limit)
+                return await self._finish(staging, folder)
         finally:
             staging.discard()
 
     async def from_staging(self, staging: Staging, folder: str) -> StoredRecording:
         """A staging file another reader filled (the multipart upload)."""
         try:
-            return await self._finish(staging, folder)
+            with deadline.paused():
+                return await self._finish(staging, folder)
         finally:
             staging.discard()
 

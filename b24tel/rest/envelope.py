@@ -132,4 +132,4 @@ def success_body(result: Any, time_block: dict[str, Any] | None) -> dict[str, An
 
 def render_error(error: ApiError) -> Response:
     """The only place an error becomes a response."""
-    return json_response(error.body(), error.status)
+    return json_response(error.body(), error.status, error.headers or None)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from b24tel.errors import ApiError
+from b24tel.errors import RETRY_AFTER_SECONDS, ApiError
 from b24tel.identity import Caller
 
 # where a rule can apply
@@ -42,7 +42,9 @@ class Decision:
         return f"rule {self.rule_id}: {what}"
 
     def error(self) -> ApiError:
-        return ApiError(self.code, self.description, self.status)
+        # a 503 says when to try again, as the server's own 503s do
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if self.status == 503 else None
+        return ApiError(self.code, self.description, self.status, headers=headers)
 
 
 class FaultSource(Protocol):

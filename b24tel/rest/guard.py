@@ -136,7 +136,13 @@ class Guard:
             # nobody to answer; what the request had begun is undone by its own handlers
             log.info("the client went away mid-request", extra={"request_id": request_id})
         except Exception as exc:
-            error = failure(exc, request_id, f"{scope['method']} {_target(scope)}")
+            # an ApiError from below the endpoints (the database away, the deadline) is an
+            # answer already; anything else is looked at
+            error = (
+                exc
+                if isinstance(exc, ApiError)
+                else failure(exc, request_id, f"{scope['method']} {_target(scope)}")
+            )
             note = state.get("journal")
             if isinstance(note, Note):
                 note.failed(error)

@@ -68,7 +68,7 @@ def _signed_in(ctx: EndpointCtx, issued: Issued, target: str) -> Response:
         secure=_secure(ctx),
         path="/",
     )
-    response.delete_cookie(LOGIN_CSRF)
+    response.delete_cookie(LOGIN_CSRF, httponly=True, samesite="strict", secure=_secure(ctx))
     return response
 
 
@@ -103,5 +103,7 @@ async def login_link(ctx: EndpointCtx) -> Response:
 async def logout(ctx: EndpointCtx) -> Response:
     await _sessions(ctx).sign_out(ctx.request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", 303, headers=HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(ctx)
+    )
     return response

@@ -105,4 +105,6 @@ def page_error(request: Request, exc: ApiError) -> Response:
         "me": None,
         "path": request.url.path,
     }
-    return html("error.html", values, exc.status)
+    response = html("error.html", values, exc.status)
+    response.headers.update(exc.headers)  # Retry-After of a 503
+    return response

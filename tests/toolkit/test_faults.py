@@ -159,3 +159,15 @@ def test_rule_validation() -> None:
     made = parse({"error": "QUERY_LIMIT_EXCEEDED", "for": "10m"}, now, "test")
     assert (made.status, made.description) == (503, "Too many requests")
     assert made.ends_at == now + dt.timedelta(minutes=10)
+
+
+async def test_a_rule_answers_like_a_database_outage(harness: Harness, hook: str) -> None:
+    """A connector can be tried against the server's own retryable 503 on purpose."""
+    await rule(harness, method="server.time", error="DATABASE_UNAVAILABLE", times=1)
+    r = await harness.call(HOOK, "server.time")
+    text = "The portal's database is unavailable; try again in a few seconds"
+    assert (r.status_code, r.json()) == (
+        503, {"error": "DATABASE_UNAVAILABLE", "error_description": text},
+    )  # fmt: skip
+    assert r.headers["retry-after"] == "5"
+    assert (await harness.call(HOOK, "server.time")).status_code == 200

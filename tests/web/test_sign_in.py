@@ -89,3 +89,26 @@ async def test_a_success_clears_the_users_failures(harness: Harness, hook: str) 
     for _ in range(MAX_FAILURES - 1):
         await _attempt(harness, "2", "guess")
     assert (await _attempt(harness, "2", PASSWORD)).status_code == 303
+
+
+async def test_every_cookie_set_over_tls_is_secure(harness: Harness, hook: str) -> None:
+    """The form's cookie, the session, and the cookies that clear them after sign-in and
+    sign-out: all ``Secure`` when the page is served over TLS."""
+    await _with_password(harness)
+    transport = httpx.ASGITransport(app=harness.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        pages = [await c.get("/login")]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', pages[0].text).group(1)  # type: ignore[union-attr]
+        pages.append(
+            await c.post("/login", data={"csrf": csrf, "login": "2", "password": PASSWORD})
+        )
+        assert pages[-1].status_code == 303
+        page = await c.get("/")
+        token = re.search(r'name="csrf" content="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        pages.append(await c.post("/logout", data={"csrf": token}))
+        assert pages[-1].status_code == 303
+    cookies = [value for p in pages for value in p.headers.get_list("set-cookie")]
+    names = {value.split("=", 1)[0] for value in cookies}
+    assert names == {"b24tel_login_csrf", "b24tel_session"} and len(cookies) == 4
+    for value in cookies:
+        assert "; secure" in value.lower(), value
