@@ -18,6 +18,8 @@ from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
+from b24tel.bridge.service import Bridge
+from b24tel.bridge.upstream import Upstream
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.config_values import spool_dir
@@ -104,9 +106,23 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
     )
 
 
+def build_bridge(settings: Settings, journal: Journal, clock: Clock) -> Bridge | None:
+    """Bridge mode when an upstream portal is set (docs/bridge.md)."""
+    if not settings.upstream_url:
+        return None
+    return Bridge(Upstream(settings.upstream_url, settings.upstream_timeout), journal, clock)
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     db = open_database(settings)
+    journal = Journal(
+        db,
+        clock,
+        enabled=settings.journal_enabled,
+        max_entries=settings.journal_max_entries,
+        max_age_days=settings.journal_max_age_days,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -130,15 +146,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         authenticator=DatabaseAuthenticator(db, clock),
         sessions=Sessions(db, clock),
         input_limits=InputLimits(settings.max_input_vars, settings.max_input_nesting),
-        journal=Journal(
-            db,
-            clock,
-            enabled=settings.journal_enabled,
-            max_entries=settings.journal_max_entries,
-            max_age_days=settings.journal_max_age_days,
-        ),
+        journal=journal,
         faults=Faults(db, clock),
         metrics=Metrics(),
+        bridge=build_bridge(settings, journal, clock),
     )
 
 
@@ -247,6 +258,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await services.journal.stop()
             await services.db.dispose()
             await services.recordings.storage.close()
+            if isinstance(services.bridge, Bridge):
+                await services.bridge.close()
 
     app = Starlette(
         routes=[

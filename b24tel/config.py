@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
@@ -21,6 +20,7 @@ from b24tel.config_values import (
     coerce,
     database_driver_url,
     parse_networks,
+    read_sources,
     resolved_dir,
 )
 
@@ -109,6 +109,17 @@ class Settings:
         8.0,
         "Seconds a request may take before it is answered 503 `REQUEST_TIMEOUT`, not counting "
         "its body, a `RECORD_URL` download or storing a recording; 0 turns it off.",
+    )
+    # --- bridge mode (docs/bridge.md) ---------------------------------------------------
+    upstream_url: str = setting(
+        "",
+        "Bridge mode: an incoming webhook of the Bitrix24 portal every REST call is passed "
+        "on to, `https://<portal>/rest/<user>/<code>/`. Empty: b24tel is the portal itself.",
+        example="https://company.bitrix24.com/rest/1/abc123def456/",
+    )
+    upstream_timeout: float = setting(5.0, "Seconds the portal has to answer a call passed on.")
+    upstream_allow_http: bool = setting(
+        False, "Let `upstream_url` be plain http on a loopback address (tests only)."
     )
     # --- limits ---------------------------------------------------------------------------
     max_body_size: int = setting(
@@ -338,22 +349,8 @@ class Settings:
     ) -> Settings:
         """Defaults < TOML file < environment < explicit overrides (CLI options)."""
         env = dict(os.environ) if env is None else env
-        values: dict[str, Any] = {}
-        config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
-        if config_file:
-            try:
-                with open(config_file, "rb") as fh:
-                    data = tomllib.load(fh)
-            except tomllib.TOMLDecodeError as exc:
-                raise SettingsError(f"{config_file}: not valid TOML: {exc}") from exc
-            except OSError as exc:
-                raise SettingsError(f"cannot read {config_file}: {exc.strerror}") from exc
-            for key, value in data.items():
-                values[_field_name(key, source=str(config_file))] = value
-        for f in dataclasses.fields(cls):
-            env_name = ENV_PREFIX + f.name.upper()
-            if env_name in env:
-                values[f.name] = env[env_name]
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = read_sources(names, ENV_PREFIX, env, config_file)
         values.update({k: v for k, v in overrides.items() if v is not None})
         hints = get_type_hints(cls)
         typed = {name: coerce(name, hints[name], value) for name, value in values.items()}
@@ -389,10 +386,3 @@ class Settings:
         if self.rate_limit == "custom":
             return self.rate_limit_burst, self.rate_limit_drain
         return RATE_LIMIT_PRESETS[self.rate_limit]
-
-
-def _field_name(key: str, *, source: str) -> str:
-    name = key.lower().removeprefix(ENV_PREFIX.lower())
-    if name not in {f.name for f in dataclasses.fields(Settings)}:
-        raise SettingsError(f"{source}: unknown setting {key!r}")
-    return name

@@ -3,9 +3,12 @@ Separate from the registry (``b24tel.config``) so that it stays a list of settin
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import ipaddress
+import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ POSITIVE = (
     "database_connect_timeout",
     "database_statement_timeout",
     "database_pool_timeout",
+    "upstream_timeout",
 )
 
 
@@ -73,6 +77,33 @@ def database_driver_url(url: str) -> str:
 
 # S3 support is an optional install (boto3 is large and most single-box installs never use it)
 S3_EXTRA_MISSING = "storage_url s3://… needs the S3 extra: pip install 'b24tel[s3]'"
+
+
+UPSTREAM_SHAPE = "https://<portal>/rest/<user>/<code>/"
+
+
+def check_upstream_url(url: str, allow_http: bool) -> None:
+    """An incoming webhook of the portal; plain http only to this machine and only when
+    allowed. The value is a secret: no message repeats it."""
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = [p for p in parts.path.split("/") if p]
+    if len(path) != 3 or path[0] != "rest" or not path[1].isascii() or not path[1].isdigit():
+        raise SettingsError(f"upstream_url must be an incoming webhook URL: {UPSTREAM_SHAPE}")
+    if parts.scheme == "https" and parts.hostname:
+        return
+    loopback = parts.hostname == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(parts.hostname or "").is_loopback
+    if parts.scheme == "http" and loopback and allow_http:
+        return
+    raise SettingsError(
+        "upstream_url must use https (plain http only to a loopback address, with "
+        "upstream_allow_http)"
+    )
 
 
 def check_storage_url(url: str) -> None:
@@ -133,3 +164,29 @@ def resolved_dir(data_dir: str) -> Path:
 def spool_dir(data_dir: str) -> Path:
     """Where request bodies and staged uploads too large for memory are written."""
     return resolved_dir(data_dir) / "tmp"
+
+
+def read_sources(
+    names: set[str], prefix: str, env: dict[str, str], config_file: str | os.PathLike[str] | None
+) -> dict[str, Any]:
+    """Raw values of the settings ``names`` from the TOML file (its path given, or in
+    ``<prefix>CONFIG``) and then the environment (``<prefix>NAME``), the later winning."""
+    values: dict[str, Any] = {}
+    config_file = config_file or env.get(prefix + "CONFIG") or None
+    if config_file:
+        try:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise SettingsError(f"cannot read {config_file}: {exc.strerror}") from exc
+        for key, value in data.items():
+            name = key.lower().removeprefix(prefix.lower())
+            if name not in names:
+                raise SettingsError(f"{config_file}: unknown setting {key!r}")
+            values[name] = value
+    for name in names:
+        if prefix + name.upper() in env:
+            values[name] = env[prefix + name.upper()]
+    return values

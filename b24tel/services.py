@@ -23,7 +23,7 @@ from b24tel.rest.faults import FaultSource
 from b24tel.rest.journal import JournalSink
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
-from b24tel.rest.platform import RequestMetrics
+from b24tel.rest.platform import Passthrough, RequestMetrics
 from b24tel.rest.registry import Registry
 
 
@@ -46,6 +46,8 @@ class Services:
     journal: JournalSink
     faults: FaultSource
     metrics: RequestMetrics
+    # bridge mode: calls passed on to the portal (docs/bridge.md); None: this is the portal
+    bridge: Passthrough | None = None
     # loaded from the database at start-up (or taken from the settings)
     secret: str = field(default="", repr=False)
     # the portal's address when a command runs beside a server (b24tel.ops.instances);

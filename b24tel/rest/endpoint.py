@@ -42,7 +42,7 @@ from b24tel.rest.decoding import (
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
 from b24tel.rest.journal import Note, encoding_of, sanitize
 from b24tel.rest.platform import Platform
-from b24tel.rest.registry import EndpointSpec, MethodSpec
+from b24tel.rest.registry import EndpointSpec, MethodSpec, passthrough_spec
 from b24tel.wire.numbers import ascii_int
 from b24tel.wire.secrets import same_secret
 
@@ -112,8 +112,11 @@ async def _handle(services: Platform, request: Request, timing: Timing, note: No
     endpoint = services.registry.find_endpoint(route.method)
     if endpoint is not None and endpoint.path is None:
         return await run_endpoint(services, request, endpoint, route.webhook, timing, note)
-    # an unknown method is refused before authentication (same page)
+    # an unknown method is refused before authentication (same page); a bridge passes
+    # every method on, those it does not know too (the portal has many more)
     spec = services.registry.find(route.method)
+    if spec is None and services.bridge is not None:
+        spec = passthrough_spec(route.method)
     if spec is None:
         raise errors.method_not_found()
     request.state.method = note.method = spec.name
@@ -131,6 +134,11 @@ async def _handle(services: Platform, request: Request, timing: Timing, note: No
         early = await faults.before(decision)
         if early is not None:
             return early
+        if services.bridge is not None:
+            passed = await services.bridge.forward(
+                spec.name, params, note, request.state.request_id
+            )
+            return faults.wrap(decision, request, passed)
         outcome = await pipeline.call(
             services,
             caller,

@@ -3,8 +3,10 @@ provides it, and more for the features)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from starlette.responses import Response
 
 from b24tel.clock import Clock
 from b24tel.config import Settings
@@ -12,7 +14,7 @@ from b24tel.db.engine import Database
 from b24tel.identity import Authenticator, SessionResolver
 from b24tel.rest.authcache import AuthCache
 from b24tel.rest.faults import FaultSource
-from b24tel.rest.journal import JournalSink
+from b24tel.rest.journal import JournalSink, Note
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
@@ -22,6 +24,14 @@ class RequestMetrics(Protocol):
     """Counts every answered request (b24tel.ops.metrics provides it)."""
 
     def observe(self, method: str, status: int, seconds: float) -> None: ...
+
+
+class Passthrough(Protocol):
+    """Bridge mode (b24tel.bridge): a REST call passed on to the portal, its answer back."""
+
+    async def forward(
+        self, method: str, params: dict[str, Any], note: Note, request_id: str
+    ) -> Response: ...
 
 
 class Platform(Protocol):
@@ -40,3 +50,4 @@ class Platform(Protocol):
     faults: FaultSource
     metrics: RequestMetrics
     secret: str
+    bridge: Passthrough | None

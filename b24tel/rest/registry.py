@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from b24tel import errors
 from b24tel.errors import ApiError
 from b24tel.identity import IMPLICIT_SCOPES, SCOPES
 from b24tel.rest.params import NoParams, Params
@@ -165,3 +166,18 @@ def _access(name: str, scope: str, alt_scopes: frozenset[str]) -> Access:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r} for {name}")
     return Access(scope, alt_scopes)
+
+
+async def _not_here(ctx: Any, params: Any) -> Any:
+    raise errors.method_not_found()  # never called: a bridge passes the call on
+
+
+def passthrough_spec(method: str) -> MethodSpec:
+    """A method this server does not know, for a bridge to pass on: no scope of ours, and
+    a recording in it stays on disk."""
+    return MethodSpec(
+        name=method,
+        access=Access("basic"),
+        handler=_not_here,
+        lazy=frozenset({("FILE_CONTENT",), ("fields", "FILE_CONTENT")}),
+    )

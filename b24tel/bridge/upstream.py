@@ -1,0 +1,84 @@
+"""The portal upstream of a bridge: its incoming webhook (setting ``upstream_url``), reached
+over TLS that is always verified (plain http only to a loopback address, for tests).
+
+The webhook's code is a secret: it appears in no log line, journal entry or error text —
+what is shown is ``shown`` (``https://<portal>/rest/1/***/``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from b24tel import deadline, masking
+from b24tel.bridge import encoding
+
+TRANSPORT_ERRORS = (httpx.TransportError,)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The portal's answer as it came."""
+
+    status: int
+    body: bytes
+    content_type: str
+    duration_ms: float
+    sent: int
+
+
+class UpstreamUnreachable(Exception):
+    """No answer from the portal: refused, reset, timed out. Says why without the URL."""
+
+
+class Upstream:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.base = url if url.endswith("/") else url + "/"
+        self.shown = masking.shown_url(self.base)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), verify=True, follow_redirects=False
+        )
+
+    def url_of(self, method: str) -> str:
+        return f"{self.base}{method}.json"
+
+    async def call(self, method: str, params: dict[str, Any]) -> Answer:
+        """POST the call as JSON; the answer whatever its status."""
+        sent = 0
+        body: Any
+        if encoding.has_streamed(params):
+            body = encoding.stream(params)
+        else:
+            body = encoding.encode(params)
+            sent = len(body)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        started = time.perf_counter()
+        try:
+            # the portal's pace is not ours: upstream_timeout bounds it, not request_deadline
+            with deadline.paused():
+                response = await self._client.post(self.url_of(method), content=body,
+                                                   headers=headers)  # fmt: skip
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamUnreachable(_why(exc)) from None
+        return Answer(
+            status=response.status_code,
+            body=response.content,
+            content_type=response.headers.get("content-type", "application/json"),
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            sent=sent,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _why(exc: Exception) -> str:
+    """The kind of failure, never the URL (it holds the webhook code)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "the portal did not answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "the portal cannot be reached"
+    return f"the connection to the portal failed ({type(exc).__name__})"
