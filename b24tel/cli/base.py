@@ -4,7 +4,7 @@ one-line errors instead of tracebacks."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,9 +12,11 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from b24tel import errors
 from b24tel.config import Settings, SettingsError
 from b24tel.db import migrate
 from b24tel.db.engine import Database, open_database
+from b24tel.errors import ApiError
 from b24tel.ops import instances
 
 if TYPE_CHECKING:
@@ -48,6 +50,18 @@ def database_problem(settings: Settings, exc: BaseException) -> click.ClickExcep
     return click.ClickException(
         f"cannot use the database {shown_url(settings)}: {text[0] if text else type(exc).__name__}"
     )
+
+
+def run_against_database(settings: Settings, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main``; a database that cannot be used is one line naming it, no traceback."""
+    try:
+        return asyncio.run(main())
+    except DATABASE_ERRORS as exc:
+        raise database_problem(settings, exc) from exc
+    except ApiError as exc:
+        if not errors.database_away(exc):
+            raise
+        raise database_problem(settings, exc.__cause__ or exc) from exc
 
 
 def make_data_dir(settings: Settings) -> None:
@@ -91,10 +105,7 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
-    try:
-        return asyncio.run(main())
-    except DATABASE_ERRORS as exc:
-        raise database_problem(settings, exc) from exc
+    return run_against_database(settings, main)
 
 
 def run_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
@@ -119,7 +130,4 @@ def run_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -
             await services.db.dispose()
             await services.recordings.storage.close()
 
-    try:
-        return asyncio.run(main())
-    except DATABASE_ERRORS as exc:
-        raise database_problem(settings, exc) from exc
+    return run_against_database(settings, main)

@@ -17,6 +17,7 @@ from functools import cache
 from sqlalchemy import text
 from starlette.responses import JSONResponse
 
+from b24tel import errors
 from b24tel.db import migrate
 from b24tel.services import EndpointCtx, Services
 
@@ -62,6 +63,8 @@ async def _check(name: str, probe: Callable[[], Awaitable[str]], timeout: float)
     except TimeoutError:
         return f"no answer within {timeout:g} s"
     except Exception as exc:  # any failure means not ready; the log has the details
+        if errors.database_away(exc):  # said once in the log by the database itself
+            return "unavailable (no answer from the database)"
         log.warning("readiness: %s failed: %s", name, type(exc).__name__)
         return f"unavailable ({type(exc).__name__})"
 

@@ -26,6 +26,7 @@ from b24tel import errors
 from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
 from b24tel.db.listen import Listener
+from b24tel.errors import ApiError
 from b24tel.services import EndpointCtx
 from b24tel.telephony import repository as calls
 from b24tel.telephony.models import Call, CallCard, ExternalLine
@@ -179,12 +180,14 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
                     yield b": keep-alive\n\n"
                     continue
                 if change is RESYNC:
-                    for found in await _again_if_reconnected(lambda: _shown_cards(db, user_id)):
+                    read, shown = await _while_away(lambda: _shown_cards(db, user_id))
+                    for found in shown if read and shown else []:
                         yield _event("card", found)
                     continue
                 call_id = str(change.get("call_id", ""))
-                found = await _again_if_reconnected(functools.partial(card, db, call_id, user_id))
-                yield _event("card", found) if found else _event("gone", {"call_id": call_id})
+                read, found = await _while_away(functools.partial(card, db, call_id, user_id))
+                if read:  # else the database is still away: the next change says it again
+                    yield _event("card", found) if found else _event("gone", {"call_id": call_id})
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
@@ -195,15 +198,26 @@ async def _shown_cards(db: Database, user_id: int) -> list[dict[str, Any]]:
     return [f for f in found if f is not None]
 
 
-async def _again_if_reconnected(read: Callable[[], Awaitable[T]]) -> T:
-    """The read, once more if the database connection it got had been lost (the pool then
-    connects afresh): a page's stream outlives a database restart."""
-    try:
-        return await read()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    return await read()
+# a database that went away for a moment (its connections broke, a restart): tries of a read,
+# with a growing pause between them
+READ_TRIES = 5
+
+
+async def _while_away(read: Callable[[], Awaitable[T]]) -> tuple[bool, T | None]:
+    """``(True, value)`` of the read, tried again while the database is away for a moment
+    (the pool then connects afresh); ``(False, None)`` if it is still away after a few
+    seconds. A page's stream outlives a database restart either way."""
+    for attempt in range(READ_TRIES):
+        try:
+            return True, await read()
+        except ApiError as exc:
+            if not errors.database_away(exc):
+                raise
+        except DBAPIError as exc:  # a read outside a unit of work
+            if not exc.connection_invalidated:
+                raise
+        await asyncio.sleep(0.2 * (attempt + 1))
+    return False, None
 
 
 async def _next(

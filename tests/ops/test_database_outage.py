@@ -220,3 +220,16 @@ def test_slow_answers_are_said_at_most_every_ten_seconds(
     assert [m.rsplit(": ", 1)[1] for m in messages] == ["1", "100"]
     assert all("answered 503 DATABASE_UNAVAILABLE since the last such line" in m for m in messages)
     assert not state.down
+
+
+def test_a_command_says_in_one_line_that_the_database_is_away(settings: Settings) -> None:
+    import click
+
+    from b24tel import errors
+    from b24tel.cli.base import run_against_database
+
+    async def away() -> None:
+        raise errors.database_unavailable() from ConnectionRefusedError(111, "Connect failed")
+
+    with pytest.raises(click.ClickException, match=r"cannot use the database .*Connect failed"):
+        run_against_database(settings, away)
