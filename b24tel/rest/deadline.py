@@ -54,6 +54,12 @@ class Deadline:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # ours: the answer is on its way
+        except Exception:
+            if not cut.expired:
+                raise
+            # the cut request failed on its way out (its cancellation became another error
+            # in a library): the client has its answer already, and this is no news
+            log.debug("a request cut by the deadline ended with an error", exc_info=True)
         finally:
             cut.close()
             deadline.stop(token)

@@ -61,3 +61,34 @@ async def test_zero_turns_it_off(settings: Settings, clock: Clock) -> None:
         await h.add_webhook(await h.add_user(name="Admin", admin=True), code="secretcode")
         await slow_fault(h, "1500")
         ok(await h.client.post("/rest/1/secretcode/server.time"))
+
+
+async def test_a_cut_request_that_ends_in_another_error_gets_one_answer() -> None:
+    """A library may turn the cancellation into an error of its own on the way out: the
+    client still gets the one 503, and nothing reaches the server's error handling."""
+    from starlette.types import Message, Scope
+
+    from b24tel.rest.deadline import Deadline
+    from b24tel.rest.envelope import render_error
+
+    async def stubborn(scope: Scope, receive: object, send: object) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise RuntimeError("the driver's own error") from None
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    app = Deadline(stubborn, 0.2, lambda scope, error: render_error(error))
+    scope = {"type": "http", "method": "POST", "path": "/rest/x", "headers": [], "state": {}}
+    await app(scope, receive, send)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [503]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert json.loads(body)["error"] == "REQUEST_TIMEOUT"
