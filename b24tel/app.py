@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -18,14 +19,16 @@ from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
+from b24tel.bridge.queue import Queue
 from b24tel.bridge.service import Bridge
 from b24tel.bridge.upstream import Upstream
+from b24tel.bridge.worker import Forwarder
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.config_values import spool_dir
 from b24tel.crm import methods as crm_methods
 from b24tel.db import state
-from b24tel.db.engine import open_database
+from b24tel.db.engine import Database, open_database
 from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
@@ -106,11 +109,13 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
     )
 
 
-def build_bridge(settings: Settings, journal: Journal, clock: Clock) -> Bridge | None:
+def build_bridge(settings: Settings, db: Database, journal: Journal, clock: Clock) -> Bridge | None:
     """Bridge mode when an upstream portal is set (docs/bridge.md)."""
     if not settings.upstream_url:
         return None
-    return Bridge(Upstream(settings.upstream_url, settings.upstream_timeout), journal, clock)
+    upstream = Upstream(settings.upstream_url, settings.upstream_timeout)
+    queue = Queue(db, clock, Path(settings.data_dir) / "bridge")
+    return Bridge(upstream, journal, clock, queue, ZoneInfo(settings.timezone))
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -149,7 +154,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         journal=journal,
         faults=Faults(db, clock),
         metrics=Metrics(),
-        bridge=build_bridge(settings, journal, clock),
+        bridge=build_bridge(settings, db, journal, clock),
     )
 
 
@@ -234,6 +239,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     maintenance = Maintenance(services)
     # the address this server listens on, for commands run beside it (b24tel status)
     presence = Presence(services.db, url=settings.base_url, delivers=settings.event_delivery)
+    # bridge mode: the writes that waited for the portal go on to it
+    forwarder = Forwarder(services.bridge) if isinstance(services.bridge, Bridge) else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -244,11 +251,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await worker.start()
         await maintenance.start()
         await presence.start()
+        if forwarder is not None:
+            await forwarder.start()
         try:
             yield
         finally:
             # first: a command from now on queues for the next server instead of waiting
             await presence.stop()
+            if forwarder is not None:
+                await forwarder.stop()
             await maintenance.stop()
             live.close()
             await listener.stop()

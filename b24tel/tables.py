@@ -3,6 +3,7 @@ the database with it). Composition-level: the database layer knows no feature.""
 
 from __future__ import annotations
 
+from b24tel.bridge import models as bridge_models  # noqa: F401
 from b24tel.crm import models as crm_models  # noqa: F401
 from b24tel.db import state  # noqa: F401
 from b24tel.db.base import Base

@@ -13,11 +13,27 @@ import base64
 import codecs
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from b24tel.rest.spool import LargeValue, UploadedFile
 
-_Streamed = LargeValue | UploadedFile
+
+@dataclass(frozen=True)
+class FileText:
+    """A text value kept in a file of its own (a queued recording's ``FILE_CONTENT``)."""
+
+    path: Path
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        with self.path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+
+
+CHUNK = 256 * 1024
+_Streamed = LargeValue | UploadedFile | FileText
 
 
 def has_streamed(value: Any) -> bool:
@@ -28,6 +44,20 @@ def has_streamed(value: Any) -> bool:
     if isinstance(value, list):
         return any(has_streamed(v) for v in value)
     return False
+
+
+def save_text(value: Any, path: Path) -> None:
+    """Write a text value — a string or one still on disk — to a file of its own, a chunk
+    at a time (in a worker thread: it is disk work)."""
+    with path.open("wb") as out:
+        if isinstance(value, LargeValue):
+            for chunk in value.iter_bytes():
+                out.write(chunk)
+        elif isinstance(value, UploadedFile):
+            for chunk in _base64(value.iter_bytes()):
+                out.write(chunk)
+        else:
+            out.write(str(value).encode("utf-8"))
 
 
 def encode(params: dict[str, Any]) -> bytes:
@@ -55,7 +85,7 @@ def _pieces(value: Any) -> Iterator[bytes]:
                 yield b","
             yield from _pieces(item)
         yield b"]"
-    elif isinstance(value, LargeValue):
+    elif isinstance(value, LargeValue | FileText):
         yield from _string(value.iter_bytes())
     elif isinstance(value, UploadedFile):
         yield from _string(_base64(value.iter_bytes()))

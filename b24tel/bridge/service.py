@@ -12,34 +12,53 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
 from b24tel.bridge.errors import upstream_unreachable
+from b24tel.bridge.queue import QUEUED, REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.upstream import Answer, Upstream, UpstreamUnreachable
 from b24tel.clock import Clock
-from b24tel.rest.envelope import COMMON_HEADERS
+from b24tel.rest.envelope import COMMON_HEADERS, Timing, json_response, success_body
 from b24tel.rest.journal import Entry, JournalSink, Note, sanitize
 
 
 class Bridge:
-    def __init__(self, upstream: Upstream, journal: JournalSink, clock: Clock) -> None:
+    def __init__(
+        self, upstream: Upstream, journal: JournalSink, clock: Clock, queue: Queue, tz: ZoneInfo
+    ) -> None:
         self.upstream = upstream
         self.journal = journal
         self.clock = clock
+        self.queue = queue
+        self.tz = tz
 
     async def forward(
         self, method: str, params: dict[str, Any], note: Note, request_id: str
     ) -> Response:
+        key = method.lower()
+        waits = key in QUEUED and _can_wait(key, params)
+        call_id = str(params.get("CALL_ID", "")) if key in QUEUED and key != REGISTER else ""
+        if call_id:
+            pending, portal_id = await self.queue.waiting(call_id)
+            if pending and waits:  # behind its call's earlier writes
+                return await self._keep(key, params, note)
+            if portal_id and portal_id != call_id:
+                params = {**params, "CALL_ID": portal_id}
         try:
             answer = await self.upstream.call(method, params)
         except UpstreamUnreachable as exc:
             error = upstream_unreachable(str(exc))
-            self._journal(method, params, request_id, None, error.code, error.description)
+            self.record(method, params, request_id, None, error.code, error.description)
+            if waits:
+                return await self._keep(key, params, note)
             raise error from None
         body = _json(answer.body)
         code, text = _error_of(body)
-        self._journal(method, params, request_id, answer, code, text)
+        self.record(method, params, request_id, answer, code, text)
+        if waits and retryable(answer.status, code):
+            return await self._keep(key, params, note)
         if isinstance(body, dict) and "result" in body:
             note.result = sanitize(body["result"])
         if code is not None:
@@ -47,7 +66,16 @@ class Bridge:
         headers = {**COMMON_HEADERS, "Content-Type": answer.content_type}
         return Response(answer.body, status_code=answer.status, headers=headers)
 
-    def _journal(
+    async def _keep(self, key: str, params: dict[str, Any], note: Note) -> Response:
+        """The write waits for the portal; the connector gets its answer now."""
+        started = self.clock.time()
+        call_id, number = await self.queue.add(key, params)
+        result = local_result(key, call_id, number, params)
+        note.result = sanitize(result)
+        block = Timing(start=started, handler_start=started).block(self.clock.time(), self.tz)
+        return json_response(success_body(result, block))
+
+    def record(
         self,
         method: str,
         params: dict[str, Any],
@@ -88,3 +116,37 @@ def _error_of(body: Any) -> tuple[str | None, str | None]:
     if isinstance(body, dict) and "error" in body:
         return str(body["error"]), str(body.get("error_description", ""))
     return None, None
+
+
+def retryable(status: int, code: str | None) -> bool:
+    """The portal's "not now": a 5xx or a limit."""
+    return status >= 500 or code in RETRY_CODES
+
+
+def _can_wait(key: str, params: dict[str, Any]) -> bool:
+    """attachRecord asking for an upload link needs the portal now: it cannot wait."""
+    if key == "telephony.externalcall.attachrecord":
+        return "FILE_CONTENT" in params or bool(params.get("RECORD_URL"))
+    return True
+
+
+def local_result(key: str, call_id: str, number: int, params: dict[str, Any]) -> dict[str, Any]:
+    """What the connector gets for a write that waits: the reference's fields and types
+    (docs/bridge.md: ``FILE_ID`` and ``TRANSCRIPT_ID`` are the queue's number then)."""
+    if key == REGISTER:
+        return {"CALL_ID": call_id, "CRM_CREATED_LEAD": None, "CRM_CREATED_ENTITIES": [],
+                "CRM_ENTITY_TYPE": "", "CRM_ENTITY_ID": None}  # fmt: skip
+    if key == "telephony.externalcall.finish":
+        return {"CALL_ID": call_id, "CALL_DURATION": _int(params.get("DURATION")),
+                "CALL_FAILED_CODE": str(params.get("STATUS_CODE") or "200"),
+                "CRM_ACTIVITY_ID": False}  # fmt: skip
+    if key == "telephony.externalcall.attachrecord":
+        return {"FILE_ID": number}
+    return {"TRANSCRIPT_ID": number}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

@@ -1,0 +1,99 @@
+"""Forwarding the waiting writes to the portal once it answers again (``b24tel.bridge.queue``):
+the first waiting write of each call, oldest call first, the portal's CALL_ID in place of
+ours; a "not now" (unreachable, 5xx, a limit) tries again later with back-off, a refusal
+fails the call's remaining writes (shown by the journal and the queue's rows)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from b24tel import errors
+from b24tel.bridge.encoding import FileText
+from b24tel.bridge.models import BridgeItem
+from b24tel.bridge.queue import REGISTER, Queue
+from b24tel.bridge.service import Bridge, retryable
+from b24tel.bridge.upstream import UpstreamUnreachable
+
+log = logging.getLogger("b24tel.bridge")
+
+IDLE = 0.5  # seconds between looks at the queue when nothing woke the worker
+BATCH = 16
+CLAIM = 120.0  # seconds an instance holds an item it forwards (far above upstream_timeout)
+
+
+class Forwarder:
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.queue: Queue = bridge.queue
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="b24tel-bridge")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.queue.wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self.queue.wake.clear()
+            try:
+                items = await self.queue.next_items(BATCH)
+                for item in items:
+                    if self._stopping:
+                        return
+                    await self.forward(item)
+            except Exception as exc:  # the next round tries again; nothing is lost
+                if not errors.database_away(exc):
+                    log.exception("forwarding to the portal failed")
+                items = []
+            if not items:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.queue.wake.wait(), IDLE)
+
+    async def forward(self, item: BridgeItem) -> None:
+        if not await self.queue.claim(item, CLAIM):
+            return  # another instance has it
+        params: dict[str, Any] = dict(item.params)
+        if item.method != REGISTER:
+            portal_id = await self.queue.portal_id(item.call_id)
+            if portal_id is None:
+                await self.queue.failed(item, "the call's register was not taken by the portal")
+                return
+            params["CALL_ID"] = portal_id
+        if item.file_path:
+            params["FILE_CONTENT"] = FileText(Path(item.file_path))
+        request_id = f"bridge-{item.id}"
+        try:
+            answer = await self.bridge.upstream.call(item.method, params)
+        except UpstreamUnreachable as exc:
+            self.bridge.record(item.method, params, request_id, None, "UPSTREAM_UNAVAILABLE",
+                               str(exc))  # fmt: skip
+            await self.queue.later(item, str(exc))
+            return
+        try:
+            body = json.loads(answer.body)
+        except ValueError:
+            body = None
+        code = str(body["error"]) if isinstance(body, dict) and "error" in body else None
+        text = str(body.get("error_description", "")) if code and isinstance(body, dict) else None
+        self.bridge.record(item.method, params, request_id, answer, code, text)
+        if retryable(answer.status, code) or body is None:
+            await self.queue.later(item, f"HTTP {answer.status} {code or ''}".strip())
+        elif code is not None or answer.status != 200:
+            await self.queue.failed(item, f"{code}: {text}")
+        else:
+            result = body.get("result") if isinstance(body, dict) else None
+            portal_id = None
+            if item.method == REGISTER and isinstance(result, dict):
+                portal_id = str(result.get("CALL_ID") or "") or None
+            await self.queue.done(item, portal_id)
