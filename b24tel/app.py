@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
+from b24tel.bridge.pace import Pace
 from b24tel.bridge.queue import Queue
 from b24tel.bridge.service import Bridge
 from b24tel.bridge.upstream import Upstream
@@ -115,7 +116,10 @@ def build_bridge(settings: Settings, db: Database, journal: Journal, clock: Cloc
         return None
     upstream = Upstream(settings.upstream_url, settings.upstream_timeout)
     queue = Queue(db, clock, Path(settings.data_dir) / "bridge")
-    return Bridge(upstream, journal, clock, queue, ZoneInfo(settings.timezone))
+    # the portal's rate, counted for every instance on PostgreSQL
+    limiter = RateLimiter(clock, None) if settings.is_sqlite else SharedRateLimiter(clock, None, db)
+    pace = Pace(limiter, settings.upstream_rate)
+    return Bridge(upstream, journal, clock, queue, pace, ZoneInfo(settings.timezone))
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:

@@ -118,6 +118,9 @@ class Settings:
         example="https://company.bitrix24.com/rest/1/abc123def456/",
     )
     upstream_timeout: float = setting(5.0, "Seconds the portal has to answer a call passed on.")
+    upstream_rate: float = setting(
+        2.0, "Calls a second the bridge sends the portal at most (the cloud allows 2)."
+    )
     upstream_allow_http: bool = setting(
         False, "Let `upstream_url` be plain http on a loopback address (tests only)."
     )

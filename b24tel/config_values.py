@@ -34,6 +34,7 @@ POSITIVE = (
     "database_statement_timeout",
     "database_pool_timeout",
     "upstream_timeout",
+    "upstream_rate",
 )
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import Response
 
 from b24tel.bridge.errors import upstream_unreachable
+from b24tel.bridge.pace import Pace
 from b24tel.bridge.queue import QUEUED, REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.upstream import Answer, Upstream, UpstreamUnreachable
 from b24tel.clock import Clock
@@ -26,12 +27,19 @@ from b24tel.rest.journal import Entry, JournalSink, Note, sanitize
 
 class Bridge:
     def __init__(
-        self, upstream: Upstream, journal: JournalSink, clock: Clock, queue: Queue, tz: ZoneInfo
+        self,
+        upstream: Upstream,
+        journal: JournalSink,
+        clock: Clock,
+        queue: Queue,
+        pace: Pace,
+        tz: ZoneInfo,
     ) -> None:
         self.upstream = upstream
         self.journal = journal
         self.clock = clock
         self.queue = queue
+        self.pace = pace
         self.tz = tz
 
     async def forward(
@@ -46,6 +54,7 @@ class Bridge:
                 return await self._keep(key, params, note)
             if portal_id and portal_id != call_id:
                 params = {**params, "CALL_ID": portal_id}
+        await self.pace.passed()
         try:
             answer = await self.upstream.call(method, params)
         except UpstreamUnreachable as exc:

@@ -73,6 +73,7 @@ class Forwarder:
         if item.file_path:
             params["FILE_CONTENT"] = FileText(Path(item.file_path))
         request_id = f"bridge-{item.id}"
+        await self.bridge.pace.turn()
         try:
             answer = await self.bridge.upstream.call(item.method, params)
         except UpstreamUnreachable as exc:

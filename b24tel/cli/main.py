@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from b24tel.cli import admin, backup, devcert, erase, recordings, serve, status, toolkit, web  # noqa: F401 (web adds to users)
+from b24tel.cli import bridge as bridge_commands
 from b24tel.cli import events as event_commands
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
@@ -45,6 +46,7 @@ for command in (
     serve.serve,
     serve.db,
     status.status,
+    bridge_commands.bridge,
     admin.users,
     admin.webhooks,
     admin.apps,

@@ -51,6 +51,11 @@ class RateLimiter:
         if await self._over(key, *self.params):
             raise errors.query_limit_exceeded()
 
+    async def take(self, key: str, burst: int, drain: float) -> bool:
+        """One unit from the bucket ``key`` if it has room (whether the limit is on or not:
+        a bridge paces its calls to the portal with it)."""
+        return not await self._over(key, burst, drain)
+
     async def _over(self, key: str, burst: int, drain: float) -> bool:
         now = self.clock.monotonic()
         level, last = self._levels.get(key, (0.0, now))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import time
 from collections.abc import AsyncIterator
@@ -32,7 +33,7 @@ LOCAL_ID = re.compile(r"^externalCall\.[0-9a-f]{32}\.[0-9]+$")
 async def bridge(settings: Settings, clock: Clock, tmp_path: Path) -> AsyncIterator[Any]:
     upstream = portal(tmp_path, "upstream")
     tuned = settings.replace(upstream_url=upstream.hook, upstream_allow_http=True,
-                             upstream_timeout=2.0)  # fmt: skip
+                             upstream_timeout=2.0, upstream_rate=20.0)  # fmt: skip
     try:
         async with make_harness(tuned, clock) as h:
             admin = await h.add_user(name="Admin", admin=True, inner_number="101")
@@ -75,11 +76,11 @@ async def drained(h: Harness, timeout: float = 60) -> None:
     raise AssertionError("the queue did not drain")
 
 
-async def portal_calls(base: str) -> list[dict[str, Any]]:
+async def portal_calls(base: str, recordings: bool = True) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30) as client:
         answer = await client.post(base + "voximplant.statistic.get", json={"ORDER": {"ID": "ASC"}})
         rows = answer.json()["result"]
-        for row in rows:
+        for row in rows if recordings else []:
             got = await client.post(base + "disk.file.get", json={"id": row["RECORD_FILE_ID"]})
             row["recording"] = (await client.get(got.json()["result"]["DOWNLOAD_URL"])).content
         return list(rows)
@@ -119,3 +120,49 @@ async def test_a_rate_limited_register_waits_and_arrives(
     rows = await portal_calls(upstream.hook)
     assert sorted(r["PHONE_NUMBER"] for r in rows) == [f"+7916000{n:04d}" for n in range(3)]
     assert all(r["recording"] == WAV for r in rows)
+
+
+def bridge_cli(h: Harness, *args: str) -> str:
+    settings = h.services.settings
+    env = {"B24TEL_DATABASE_URL": settings.database_url, "B24TEL_UPSTREAM_URL":
+           settings.upstream_url, "B24TEL_UPSTREAM_ALLOW_HTTP": "true"}  # fmt: skip
+    return cli(Path(settings.data_dir), "bridge", *args, env=env)
+
+
+async def test_an_operator_sees_the_queue_and_skips_or_retries_a_write(
+    bridge: tuple[Harness, ServeProcess], tmp_path: Path
+) -> None:
+    h, upstream = bridge
+    port, hook = upstream.port, upstream.hook
+    upstream.stop()
+    await call_flow(h, 1)
+    await asyncio.sleep(0.5)  # the forwarder has tried once
+    shown = json.loads(bridge_cli(h, "status", "--json"))
+    assert (shown["queued"], shown["failed"], shown["calls_waiting_for_a_portal_id"]) == (3, 0, 1)
+    assert shown["upstream"].endswith("/rest/1/***/") and shown["oldest_queued"]
+    attach = next(i for i in shown["items"] if i["method"].endswith("attachrecord"))
+    assert "skipped" in bridge_cli(h, "skip", str(attach["id"]))
+    with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV):
+        await drained_but(h, failed=1)
+        rows = await portal_calls(hook, recordings=False)
+        assert [(r["CALL_DURATION"], r["RECORD_FILE_ID"]) for r in rows] == [("11", None)]
+        assert "queued again" in bridge_cli(h, "retry", str(attach["id"]))
+        await drained(h)
+        rows = await portal_calls(hook)
+        assert [r["recording"] for r in rows] == [WAV]
+    text = bridge_cli(h, "status")
+    assert "waiting: 0, failed: 0, forwarded: 3" in text and "***" in text
+    code = hook.rstrip("/").rsplit("/", 1)[1]
+    assert code not in text
+
+
+async def drained_but(h: Harness, failed: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        async with h.db.transaction(readonly=True) as s:
+            states = list(await s.scalars(select(BridgeItem.state)))
+        if "queued" not in states and states.count("failed") == failed:
+            return
+        h.services.bridge.queue.wake.set()  # type: ignore[union-attr]
+        await asyncio.sleep(0.2)
+    raise AssertionError("the queue did not settle")
