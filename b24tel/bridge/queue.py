@@ -34,7 +34,7 @@ QUEUED = frozenset(
 )  # fmt: skip
 # the portal's answers that mean "not now" rather than "never"
 RETRY_CODES = frozenset({"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT"})
-RETRY_MAX = 300.0  # seconds between tries at most
+RETRY_MAX = 30.0  # seconds between tries at most, while the portal is away
 
 
 def local_call_id(now: dt.datetime) -> str:
@@ -145,9 +145,11 @@ class Queue:
         if item.file_path:
             Path(item.file_path).unlink(missing_ok=True)
 
-    async def later(self, item: BridgeItem, error: str) -> None:
+    async def later(self, item: BridgeItem, error: str, wait: float | None = None) -> None:
+        """Tried again after ``wait`` seconds, or with back-off (½, 1, 2 … 30 s)."""
         attempts = item.attempts + 1
-        wait = min(RETRY_MAX, 2.0 ** min(attempts, 10) / 2)
+        if wait is None:
+            wait = min(RETRY_MAX, 2.0 ** min(attempts, 10) / 4)
         async with self.db.transaction() as s:
             await s.execute(
                 update(BridgeItem).where(BridgeItem.id == item.id).values(
@@ -155,6 +157,18 @@ class Queue:
                     next_at=self.clock.now() + dt.timedelta(seconds=wait),
                 )
             )  # fmt: skip
+
+    async def all_now(self) -> None:
+        """The portal answers again: every waiting write's turn is now, back-off or not."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(BridgeItem)
+                .where(BridgeItem.state == "queued", BridgeItem.attempts > 0,
+                       BridgeItem.next_at > now)
+                .values(next_at=now)
+            )  # fmt: skip
+        self.wake.set()
 
     async def failed(self, item: BridgeItem, error: str) -> None:
         """The portal refused the write for good: it and what waits behind it for the same

@@ -59,17 +59,19 @@ class Bridge:
             answer = await self.upstream.call(method, params)
         except UpstreamUnreachable as exc:
             error = upstream_unreachable(str(exc))
-            self.record(method, params, request_id, None, error.code, error.description)
+            self.record(method, params, request_id, None, None, error.code, error.description)
             if waits:
                 return await self._keep(key, params, note)
             raise error from None
-        body = _json(answer.body)
+        # read only when someone needs it: the journal, or a write that may wait
+        body = _json(answer.body) if self.journal.enabled or waits else None
         code, text = _error_of(body)
-        self.record(method, params, request_id, answer, code, text)
         if waits and retryable(answer.status, code):
+            self.record(method, params, request_id, answer, None, code, text)
             return await self._keep(key, params, note)
-        if isinstance(body, dict) and "result" in body:
-            note.result = sanitize(body["result"])
+        shown = sanitize(body["result"]) if isinstance(body, dict) and "result" in body else None
+        self.record(method, params, request_id, answer, shown, code, text)
+        note.result = shown
         if code is not None:
             note.error, note.error_description = code, text
         headers = {**COMMON_HEADERS, "Content-Type": answer.content_type}
@@ -90,19 +92,20 @@ class Bridge:
         params: dict[str, Any],
         request_id: str,
         answer: Answer | None,
+        result: Any,
         error: str | None,
         description: str | None,
     ) -> None:
+        """The call passed on, in the journal (``result`` as the journal shows it)."""
         if not self.journal.enabled:
             return
-        result = _json(answer.body) if answer is not None else None
         self.journal.record(
             Entry(
                 at=self.clock.now(), request_id=request_id, direction="out", kind="upstream",
                 method=method, caller="upstream", user_id=None, http_method="POST",
                 url=self.upstream.shown + f"{method}.json", encoding="json",
                 params=sanitize(params), status=answer.status if answer else 0,
-                result=sanitize(result.get("result")) if isinstance(result, dict) else None,
+                result=result,
                 error=error, error_description=description,
                 duration_ms=answer.duration_ms if answer else 0.0,
                 bytes_in=len(answer.body) if answer else 0, bytes_out=answer.sent if answer else 0,

@@ -19,6 +19,7 @@ class QueueState:
     failed: int = 0
     done: int = 0
     oldest: dt.datetime | None = None  # the oldest write still waiting
+    last_forwarded: dt.datetime | None = None
     calls_ours: int = 0  # calls answered here whose register the portal has not taken yet
     recent: list[dict[str, Any]] = field(default_factory=list)  # waiting or failed, newest
 
@@ -26,6 +27,7 @@ class QueueState:
         return {
             "queued": self.queued, "failed": self.failed, "done": self.done,
             "oldest_queued": self.oldest.isoformat() if self.oldest else None,
+            "last_forwarded": self.last_forwarded.isoformat() if self.last_forwarded else None,
             "calls_waiting_for_a_portal_id": self.calls_ours, "items": self.recent,
         }  # fmt: skip
 
@@ -38,6 +40,9 @@ async def state(db: Database, limit: int = 20) -> QueueState:
         )  # fmt: skip
         oldest = await s.scalar(
             select(func.min(BridgeItem.created_at)).where(BridgeItem.state == "queued")
+        )
+        last = await s.scalar(
+            select(func.max(BridgeItem.done_at)).where(BridgeItem.state == "done")
         )
         ours = await s.scalar(
             select(func.count()).select_from(BridgeCall).where(BridgeCall.portal_id.is_(None))
@@ -53,7 +58,8 @@ async def state(db: Database, limit: int = 20) -> QueueState:
         ]  # fmt: skip
     return QueueState(
         queued=counts.get("queued", 0), failed=counts.get("failed", 0),
-        done=counts.get("done", 0), oldest=oldest, calls_ours=int(ours or 0), recent=recent,
+        done=counts.get("done", 0), oldest=oldest, last_forwarded=last,
+        calls_ours=int(ours or 0), recent=recent,
     )  # fmt: skip
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from b24tel import errors
 from b24tel.bridge.encoding import FileText
 from b24tel.bridge.models import BridgeItem
-from b24tel.bridge.queue import REGISTER, Queue
+from b24tel.bridge.queue import REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.service import Bridge, retryable
 from b24tel.bridge.upstream import UpstreamUnreachable
+from b24tel.rest.journal import sanitize
 
 log = logging.getLogger("b24tel.bridge")
 
@@ -32,6 +33,7 @@ class Forwarder:
         self.queue: Queue = bridge.queue
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._failing = False  # the last forward met a portal that was away
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="b24tel-bridge")
@@ -77,8 +79,9 @@ class Forwarder:
         try:
             answer = await self.bridge.upstream.call(item.method, params)
         except UpstreamUnreachable as exc:
-            self.bridge.record(item.method, params, request_id, None, "UPSTREAM_UNAVAILABLE",
-                               str(exc))  # fmt: skip
+            self.bridge.record(item.method, params, request_id, None, None,
+                               "UPSTREAM_UNAVAILABLE", str(exc))  # fmt: skip
+            self._failing = True
             await self.queue.later(item, str(exc))
             return
         try:
@@ -87,13 +90,22 @@ class Forwarder:
             body = None
         code = str(body["error"]) if isinstance(body, dict) and "error" in body else None
         text = str(body.get("error_description", "")) if code and isinstance(body, dict) else None
-        self.bridge.record(item.method, params, request_id, answer, code, text)
+        result = body.get("result") if isinstance(body, dict) else None
+        self.bridge.record(item.method, params, request_id, answer, sanitize(result), code, text)
+        why = f"HTTP {answer.status} {code or ''}".strip()
+        if code in RETRY_CODES:  # there, but at its limit: again at the next turn
+            await self.queue.later(item, why, wait=1 / self.bridge.pace.rate)
+            return
         if retryable(answer.status, code) or body is None:
-            await self.queue.later(item, f"HTTP {answer.status} {code or ''}".strip())
-        elif code is not None or answer.status != 200:
+            self._failing = True
+            await self.queue.later(item, why)
+            return
+        if self._failing:  # it is back: what waited on back-off goes now
+            self._failing = False
+            await self.queue.all_now()
+        if code is not None or answer.status != 200:
             await self.queue.failed(item, f"{code}: {text}")
         else:
-            result = body.get("result") if isinstance(body, dict) else None
             portal_id = None
             if item.method == REGISTER and isinstance(result, dict):
                 portal_id = str(result.get("CALL_ID") or "") or None
