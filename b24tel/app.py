@@ -244,7 +244,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # the address this server listens on, for commands run beside it (b24tel status)
     presence = Presence(services.db, url=settings.base_url, delivers=settings.event_delivery)
     # bridge mode: the writes that waited for the portal go on to it
-    forwarder = Forwarder(services.bridge) if isinstance(services.bridge, Bridge) else None
+    forwarder = (
+        Forwarder(services.bridge, settings.bridge_card_max_age)
+        if isinstance(services.bridge, Bridge)
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

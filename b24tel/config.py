@@ -121,6 +121,9 @@ class Settings:
     upstream_rate: float = setting(
         2.0, "Calls a second the bridge sends the portal at most (the cloud allows 2)."
     )
+    bridge_card_max_age: float = setting(
+        60.0, "Seconds a waiting `show`/`hide` stays worth forwarding; older ones are dropped."
+    )
     upstream_allow_http: bool = setting(
         False, "Let `upstream_url` be plain http on a loopback address (tests only)."
     )

@@ -35,6 +35,7 @@ POSITIVE = (
     "database_pool_timeout",
     "upstream_timeout",
     "upstream_rate",
+    "bridge_card_max_age",
 )
 
 

@@ -28,9 +28,11 @@ from b24tel.db.engine import Database
 
 REGISTER = "telephony.externalcall.register"
 # the writes that wait for the portal instead of failing the PBX
+# a call's card: worth showing only while the call is fresh (setting bridge_card_max_age)
+CARDS = frozenset({"telephony.externalcall.show", "telephony.externalcall.hide"})
 QUEUED = frozenset(
     {REGISTER, "telephony.externalcall.finish", "telephony.externalcall.attachrecord",
-     "telephony.call.attachtranscription"}
+     "telephony.call.attachtranscription", *CARDS}
 )  # fmt: skip
 # the portal's answers that mean "not now" rather than "never"
 RETRY_CODES = frozenset({"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT"})
@@ -169,6 +171,14 @@ class Queue:
                 .values(next_at=now)
             )  # fmt: skip
         self.wake.set()
+
+    async def dropped(self, item: BridgeItem, why: str) -> None:
+        """Not forwarded on purpose (a card of a call long over): done, with the reason."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(BridgeItem).where(BridgeItem.id == item.id)
+                .values(state="done", error=why, done_at=self.clock.now())
+            )  # fmt: skip
 
     async def failed(self, item: BridgeItem, error: str) -> None:
         """The portal refused the write for good: it and what waits behind it for the same

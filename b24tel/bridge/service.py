@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from b24tel.bridge.errors import upstream_unreachable
 from b24tel.bridge.pace import Pace
-from b24tel.bridge.queue import QUEUED, REGISTER, RETRY_CODES, Queue
+from b24tel.bridge.queue import CARDS, QUEUED, REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.upstream import Answer, Upstream, UpstreamUnreachable
 from b24tel.clock import Clock
 from b24tel.rest.envelope import COMMON_HEADERS, Timing, json_response, success_body
@@ -142,7 +142,7 @@ def _can_wait(key: str, params: dict[str, Any]) -> bool:
     return True
 
 
-def local_result(key: str, call_id: str, number: int, params: dict[str, Any]) -> dict[str, Any]:
+def local_result(key: str, call_id: str, number: int, params: dict[str, Any]) -> Any:
     """What the connector gets for a write that waits: the reference's fields and types
     (docs/bridge.md: ``FILE_ID`` and ``TRANSCRIPT_ID`` are the queue's number then)."""
     if key == REGISTER:
@@ -154,6 +154,8 @@ def local_result(key: str, call_id: str, number: int, params: dict[str, Any]) ->
                 "CRM_ACTIVITY_ID": False}  # fmt: skip
     if key == "telephony.externalcall.attachrecord":
         return {"FILE_ID": number}
+    if key in CARDS:
+        return True
     return {"TRANSCRIPT_ID": number}
 
 

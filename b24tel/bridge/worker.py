@@ -15,7 +15,7 @@ from typing import Any
 from b24tel import errors
 from b24tel.bridge.encoding import FileText
 from b24tel.bridge.models import BridgeItem
-from b24tel.bridge.queue import REGISTER, RETRY_CODES, Queue
+from b24tel.bridge.queue import CARDS, REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.service import Bridge, retryable
 from b24tel.bridge.upstream import UpstreamUnreachable
 from b24tel.rest.journal import sanitize
@@ -28,8 +28,9 @@ CLAIM = 120.0  # seconds an instance holds an item it forwards (far above upstre
 
 
 class Forwarder:
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, bridge: Bridge, card_max_age: float) -> None:
         self.bridge = bridge
+        self.card_max_age = card_max_age
         self.queue: Queue = bridge.queue
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -65,6 +66,10 @@ class Forwarder:
     async def forward(self, item: BridgeItem) -> None:
         if not await self.queue.claim(item, CLAIM):
             return  # another instance has it
+        age = (self.queue.clock.now() - item.created_at).total_seconds()
+        if item.method in CARDS and age > self.card_max_age:
+            await self.queue.dropped(item, f"a card {age:.0f} s old is no use: not forwarded")
+            return
         params: dict[str, Any] = dict(item.params)
         if item.method != REGISTER:
             portal_id = await self.queue.portal_id(item.call_id)

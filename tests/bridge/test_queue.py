@@ -33,7 +33,8 @@ LOCAL_ID = re.compile(r"^externalCall\.[0-9a-f]{32}\.[0-9]+$")
 async def bridge(settings: Settings, clock: Clock, tmp_path: Path) -> AsyncIterator[Any]:
     upstream = portal(tmp_path, "upstream")
     tuned = settings.replace(upstream_url=upstream.hook, upstream_allow_http=True,
-                             upstream_timeout=2.0, upstream_rate=20.0)  # fmt: skip
+                             upstream_timeout=2.0, upstream_rate=20.0,
+                             bridge_card_max_age=1.0)  # fmt: skip
     try:
         async with make_harness(tuned, clock) as h:
             admin = await h.add_user(name="Admin", admin=True, inner_number="101")
@@ -44,7 +45,7 @@ async def bridge(settings: Settings, clock: Clock, tmp_path: Path) -> AsyncItera
 
 
 async def call_flow(h: Harness, n: int) -> str:
-    """One call: register, finish, attachRecord; every answer a success."""
+    """One call: register, show, finish, attachRecord; every answer a success."""
 
     async def call(method: str, params: dict[str, Any]) -> Any:
         answer = await h.client.post("/rest/1/secretcode/" + method, json=params)
@@ -53,6 +54,7 @@ async def call_flow(h: Harness, n: int) -> str:
 
     reg = await call("telephony.externalCall.register",
                      {"USER_ID": 1, "PHONE_NUMBER": f"+7916000{n:04d}", "TYPE": 2})  # fmt: skip
+    assert await call("telephony.externalCall.show", {"CALL_ID": reg["CALL_ID"], "USER_ID": 1})
     await call("telephony.externalCall.finish",
                {"CALL_ID": reg["CALL_ID"], "USER_ID": 1, "DURATION": 10 + n})  # fmt: skip
     attached = await call("telephony.externalCall.attachRecord", {
@@ -100,6 +102,9 @@ async def test_calls_made_while_the_portal_is_down_reach_it_once_in_order(
         assert [r["PHONE_NUMBER"] for r in rows] == [f"+7916000{n:04d}" for n in range(8)]
         assert [r["CALL_DURATION"] for r in rows] == [str(10 + n) for n in range(8)]
         assert all(r["recording"] == WAV for r in rows)
+        async with h.db.transaction(readonly=True) as s:
+            cards = list(await s.scalars(select(BridgeItem).where(BridgeItem.method.like("%show"))))
+        assert len(cards) == 8 and all("no use" in (c.error or "") for c in cards)
         # the connector goes on with our CALL_ID: passed on with the portal's
         answer = await h.client.post("/rest/1/secretcode/telephony.externalCall.hide",
                                      json={"CALL_ID": call_ids[0], "USER_ID": 1})  # fmt: skip
@@ -138,7 +143,7 @@ async def test_an_operator_sees_the_queue_and_skips_or_retries_a_write(
     await call_flow(h, 1)
     await asyncio.sleep(0.5)  # the forwarder has tried once
     shown = json.loads(bridge_cli(h, "status", "--json"))
-    assert (shown["queued"], shown["failed"], shown["calls_waiting_for_a_portal_id"]) == (3, 0, 1)
+    assert (shown["queued"], shown["failed"], shown["calls_waiting_for_a_portal_id"]) == (4, 0, 1)
     assert shown["upstream"].endswith("/rest/1/***/") and shown["oldest_queued"]
     attach = next(i for i in shown["items"] if i["method"].endswith("attachrecord"))
     assert "skipped" in bridge_cli(h, "skip", str(attach["id"]))
@@ -151,7 +156,7 @@ async def test_an_operator_sees_the_queue_and_skips_or_retries_a_write(
         rows = await portal_calls(hook)
         assert [r["recording"] for r in rows] == [WAV]
     text = bridge_cli(h, "status")
-    assert "waiting: 0, failed: 0, forwarded: 3" in text and "***" in text
+    assert "waiting: 0, failed: 0, forwarded: 4" in text and "***" in text
     code = hook.rstrip("/").rsplit("/", 1)[1]
     assert code not in text
 
