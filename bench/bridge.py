@@ -12,6 +12,7 @@ close forwarding a backlog comes to the portal's rate limit.
    while the backlog drained against the limit. Target: ≥ 95 % of it.
 
     python bench/bridge.py [--calls-per-second 10] [--seconds 30] [--rate 2]
+                           [--only latency|forwarding]
 """
 
 from __future__ import annotations
@@ -97,8 +98,13 @@ def _queue(bridge: Server) -> dict[str, Any]:
 async def _portal_calls(portal: Server) -> list[dict[str, Any]]:
     conn, rows, start = Connection(portal.port), [], 0
     while True:
-        page = await conn.json(portal.hook + "voximplant.statistic.get",
-                               {"ORDER": {"ID": "ASC"}, "start": start})  # fmt: skip
+        params = {"ORDER": {"ID": "ASC"}, "start": start}
+        status, body = await conn.request("POST", portal.hook + "voximplant.statistic.get",
+                                          json.dumps(params).encode())  # fmt: skip
+        if status == 503:  # the portal's own limit: this reader waits its turn too
+            await asyncio.sleep(0.6)
+            continue
+        page = json.loads(body)
         rows += page["result"]
         if "next" not in page:
             break
@@ -146,15 +152,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--rate", type=float, default=2)
     parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--only", choices=("latency", "forwarding"), default=None)
     args = parser.parse_args()
-    rows, latency_met = pass_through(args.samples)
-    print(table(["server.time", "p50 ms", "p99 ms"], rows))
-    print(f"pass-through: p50 added {'<=' if latency_met else '>'} 2 ms -> target "
-          f"{'met' if latency_met else 'NOT met'}")  # fmt: skip
-    report, forwarding_met = forwarding(args.calls_per_second, args.seconds, args.rate)
-    print(table(["forwarding", "value"], report))
-    print(f"forwarding: every call once, >= 95 % of the limit -> target "
-          f"{'met' if forwarding_met else 'NOT met'}")  # fmt: skip
+    latency_met = forwarding_met = True
+    if args.only != "forwarding":
+        rows, latency_met = pass_through(args.samples)
+        print(table(["server.time", "p50 ms", "p99 ms"], rows))
+        print(f"pass-through: p50 added {'<=' if latency_met else '>'} 2 ms -> target "
+              f"{'met' if latency_met else 'NOT met'}")  # fmt: skip
+    if args.only != "latency":
+        report, forwarding_met = forwarding(args.calls_per_second, args.seconds, args.rate)
+        print(table(["forwarding", "value"], report))
+        print(f"forwarding: every call once, >= 95 % of the limit -> target "
+              f"{'met' if forwarding_met else 'NOT met'}")  # fmt: skip
     sys.exit(0 if latency_met and forwarding_met else 1)
 
 

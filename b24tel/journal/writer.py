@@ -15,9 +15,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, insert, select, text
 
 from b24tel import errors
 from b24tel.clock import Clock
@@ -28,6 +28,8 @@ from b24tel.rest.journal import Entry
 log = logging.getLogger("b24tel.journal")
 FLUSH_INTERVAL = 0.25
 BUFFER = 20_000
+_TABLE = cast(Table, JournalRow.__table__)
+_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
 PRUNE_LOCK = {"key": 0x62323474656C4A31}  # an advisory-lock key of our own ("b24telJ1")
 
 
@@ -100,7 +102,9 @@ class Journal:
         if not self._buffer:
             return 0
         batch = [self._buffer.popleft() for _ in range(len(self._buffer))]
-        rows = [{k: _text(v) for k, v in dataclasses.asdict(e).items()} for e in batch]
+        # field by field: dataclasses.asdict would deep-copy every entry's params and result
+        # first, on the event loop, only for _text to copy them again
+        rows = [{name: _text(getattr(e, name)) for name in _FIELDS} for e in batch]
         try:
             await self._write(rows)
         except errors.ApiError as exc:
@@ -126,7 +130,9 @@ class Journal:
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         async with self.db.transaction() as s:
-            await s.execute(insert(JournalRow), rows)
+            # the table, not the mapped class: a plain executemany, without the ORM's bulk
+            # path (its per-row work ran on the event loop that serves requests)
+            await s.execute(insert(_TABLE), rows)
             await self._prune(s)
 
     async def _prune(self, s: Any) -> None:
