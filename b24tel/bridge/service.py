@@ -47,11 +47,14 @@ class Bridge:
     ) -> Response:
         key = method.lower()
         waits = key in QUEUED and _can_wait(key, params)
+        # a write that waits is kept under the CALL_ID the connector sent, so that its
+        # call's next writes find it and queue behind it
+        sent = params
         call_id = str(params.get("CALL_ID", "")) if key in QUEUED and key != REGISTER else ""
         if call_id:
             pending, portal_id = await self.queue.waiting(call_id)
             if pending and waits:  # behind its call's earlier writes
-                return await self._keep(key, params, note)
+                return await self._keep(key, sent, note)
             if portal_id and portal_id != call_id:
                 params = {**params, "CALL_ID": portal_id}
         await self.pace.passed()
@@ -61,14 +64,14 @@ class Bridge:
             error = upstream_unreachable(str(exc))
             self.record(method, params, request_id, None, None, error.code, error.description)
             if waits:
-                return await self._keep(key, params, note)
+                return await self._keep(key, sent, note)
             raise error from None
         # read only when someone needs it: the journal, or a write that may wait
         body = _json(answer.body) if self.journal.enabled or waits else None
         code, text = _error_of(body)
         if waits and retryable(answer.status, code):
             self.record(method, params, request_id, answer, None, code, text)
-            return await self._keep(key, params, note)
+            return await self._keep(key, sent, note)
         shown = sanitize(body["result"]) if isinstance(body, dict) and "result" in body else None
         self.record(method, params, request_id, answer, shown, code, text)
         note.result = shown

@@ -171,3 +171,37 @@ async def drained_but(h: Harness, failed: int) -> None:
         h.services.bridge.queue.wake.set()  # type: ignore[union-attr]
         await asyncio.sleep(0.2)
     raise AssertionError("the queue did not settle")
+
+
+async def test_a_write_kept_after_the_call_was_forwarded_stays_in_its_calls_line(
+    bridge: tuple[Harness, ServeProcess], tmp_path: Path
+) -> None:
+    """The portal goes away again after it took the call: the connector's next write, sent
+    with our CALL_ID, waits under that CALL_ID — so the writes after it queue behind it."""
+    h, upstream = bridge
+    port, hook = upstream.port, upstream.hook
+    queue = h.services.bridge.queue  # type: ignore[union-attr]
+    upstream.stop()
+    params = {"USER_ID": 1, "PHONE_NUMBER": "+79160009999", "TYPE": 2}
+    reg = await h.client.post("/rest/1/secretcode/telephony.externalCall.register", json=params)
+    ours = reg.json()["result"]["CALL_ID"]
+    finish = {"CALL_ID": ours, "USER_ID": 1, "DURATION": 5}
+    assert (await h.client.post("/rest/1/secretcode/telephony.externalCall.finish",
+                                json=finish)).status_code == 200  # fmt: skip
+    with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV):
+        await drained(h)
+    assert (await queue.waiting(ours)) == (False, await queue.portal_id(ours))
+    attach = {
+        "CALL_ID": ours,
+        "FILENAME": "late.wav",
+        "FILE_CONTENT": base64.b64encode(WAV).decode(),
+    }
+    answer = await h.client.post(
+        "/rest/1/secretcode/telephony.externalCall.attachRecord", json=attach
+    )
+    assert answer.status_code == 200, answer.text
+    assert (await queue.waiting(ours))[0]  # kept under our CALL_ID
+    with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV):
+        await drained(h)
+        rows = await portal_calls(hook)
+    assert [(r["CALL_DURATION"], r["recording"]) for r in rows] == [("5", WAV)]
