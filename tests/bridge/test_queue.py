@@ -205,3 +205,31 @@ async def test_a_write_kept_after_the_call_was_forwarded_stays_in_its_calls_line
         await drained(h)
         rows = await portal_calls(hook)
     assert [(r["CALL_DURATION"], r["recording"]) for r in rows] == [("5", WAV)]
+
+
+async def test_two_bridges_on_one_database_forward_each_write_once(
+    settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    """Two instances on one PostgreSQL database share one queue: calls taken by either
+    while the portal is down reach it once each, in order per call."""
+    if settings.is_sqlite:
+        pytest.skip("several instances share a database on PostgreSQL")
+    upstream = portal(tmp_path, "upstream")
+    port, hook = upstream.port, upstream.hook
+    tuned = settings.replace(upstream_url=hook, upstream_allow_http=True, upstream_timeout=2.0,
+                             upstream_rate=20.0)  # fmt: skip
+    try:
+        async with make_harness(tuned, clock) as first, make_harness(tuned, clock) as second:
+            admin = await first.add_user(name="Admin", admin=True, inner_number="101")
+            await first.add_webhook(admin, code="secretcode")
+            upstream.stop()
+            for n in range(6):
+                await call_flow(first if n % 2 else second, n)
+            with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV):
+                await drained(first)
+                rows = await portal_calls(hook)
+    finally:
+        upstream.stop()
+    assert sorted(r["PHONE_NUMBER"] for r in rows) == [f"+7916000{n:04d}" for n in range(6)]
+    assert sorted(r["CALL_DURATION"] for r in rows) == sorted(str(10 + n) for n in range(6))
+    assert all(r["recording"] == WAV for r in rows)
