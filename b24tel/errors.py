@@ -9,6 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception behind it (``__cause__``, ``__context__``, a driver
+    error's ``orig``), each once: what classifies a failure looks at all of them."""
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if any(item is s for s in seen):
+            continue
+        seen.append(item)
+        for nxt in (item.__cause__, item.__context__, getattr(item, "orig", None)):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    return seen
+
+
 class ApiError(Exception):
     def __init__(
         self,

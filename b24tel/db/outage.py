@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 from sqlalchemy import exc as sa_exc
 
+from b24tel import errors
+
 log = logging.getLogger("b24tel.db")
 
 REMIND_SECONDS = 10.0
@@ -30,20 +32,6 @@ _TRANSIENT_CLASSES = ("08",)
 _TRANSIENT_CODES = frozenset({"53300", "57P01", "57P02", "57P03", "57P04"})
 _TIMEOUT_CODES = frozenset({"57014", "55P03"})  # statement_timeout, lock_timeout
 _SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    stack = [exc]
-    while stack:
-        item = stack.pop()
-        if any(item is s for s in seen):
-            continue
-        seen.append(item)
-        for nxt in (item.__cause__, item.__context__, getattr(item, "orig", None)):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-    return seen
 
 
 def _down(cause: BaseException) -> bool:
@@ -79,7 +67,7 @@ def away(exc: BaseException, *, connecting: bool) -> str | None:
     ``connecting``, any network failure means down (refused, reset, timed out); inside the
     unit only the driver's own signs count, and a client-side statement timeout — a failing
     object store inside a transaction stays a real error."""
-    causes = _causes(exc)
+    causes = errors.causes(exc)
     if connecting and any(isinstance(c, OSError | sa_exc.DBAPIError) for c in causes):
         return "down"
     if any(_down(c) for c in causes):
@@ -93,7 +81,7 @@ def reason(exc: BaseException) -> str:
     """One short line naming the failure, for the log (no parameters: the engine hides
     them)."""
     # the deepest cause, not the cancellation a timeout was made of
-    root = [c for c in _causes(exc) if not isinstance(c, asyncio.CancelledError)][-1]
+    root = [c for c in errors.causes(exc) if not isinstance(c, asyncio.CancelledError)][-1]
     first = (str(root).strip().splitlines() or [""])[0][:200]
     return f"{type(root).__name__}: {first}" if first else type(root).__name__
 

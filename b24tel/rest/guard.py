@@ -34,20 +34,6 @@ def new_request_id() -> str:
     return secrets.token_hex(8)
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    stack = [exc]
-    while stack:
-        item = stack.pop()
-        if item in seen:
-            continue
-        seen.append(item)
-        for nxt in (item.__cause__, item.__context__, getattr(item, "orig", None)):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-    return seen
-
-
 _FULL = ("database or disk is full", "no space left on device", "could not extend file")
 
 
@@ -55,7 +41,7 @@ def known_failure(exc: BaseException) -> ApiError | None:
     """Failures of the machine rather than of the code: a full disk (on the recordings'
     file system, in SQLite, or in PostgreSQL). The transaction was rolled back, nothing
     is half-written, and the server recovers by itself once there is room again."""
-    for cause in _causes(exc):
+    for cause in errors.causes(exc):
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             return errors.insufficient_storage()
         if type(cause).__name__ == "DiskFullError" or any(
