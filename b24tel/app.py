@@ -19,9 +19,11 @@ from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
+from b24tel.bridge.mirror import Mirror
 from b24tel.bridge.pace import Pace
 from b24tel.bridge.queue import Queue
 from b24tel.bridge.service import Bridge
+from b24tel.bridge.uploads import Uploads
 from b24tel.bridge.upstream import Upstream
 from b24tel.bridge.worker import Forwarder
 from b24tel.clock import Clock
@@ -29,7 +31,7 @@ from b24tel.config import Settings
 from b24tel.config_values import spool_dir
 from b24tel.crm import methods as crm_methods
 from b24tel.db import state
-from b24tel.db.engine import Database, open_database
+from b24tel.db.engine import open_database
 from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
@@ -110,8 +112,9 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
     )
 
 
-def build_bridge(settings: Settings, db: Database, journal: Journal, clock: Clock) -> Bridge | None:
+def build_bridge(services: Services) -> Bridge | None:
     """Bridge mode when an upstream portal is set (docs/bridge.md)."""
+    settings, db, clock = services.settings, services.db, services.clock
     if not settings.upstream_url:
         return None
     upstream = Upstream(settings.upstream_url, settings.upstream_timeout)
@@ -119,7 +122,10 @@ def build_bridge(settings: Settings, db: Database, journal: Journal, clock: Cloc
     # the portal's rate, counted for every instance on PostgreSQL
     limiter = RateLimiter(clock, None) if settings.is_sqlite else SharedRateLimiter(clock, None, db)
     pace = Pace(limiter, settings.upstream_rate)
-    return Bridge(upstream, journal, clock, queue, pace, ZoneInfo(settings.timezone))
+    mirror = Mirror(db, services.recordings, services.fetcher, clock, services.tz,
+                    settings.phone_region)  # fmt: skip
+    uploads = Uploads(db, clock, upstream, mirror, services.recordings, settings.upload_url_ttl)
+    return Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -132,7 +138,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_entries=settings.journal_max_entries,
         max_age_days=settings.journal_max_age_days,
     )
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
@@ -158,8 +164,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         journal=journal,
         faults=Faults(db, clock),
         metrics=Metrics(),
-        bridge=build_bridge(settings, db, journal, clock),
     )
+    services.bridge = build_bridge(services)
+    return services
 
 
 async def start(services: Services) -> None:

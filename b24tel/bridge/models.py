@@ -41,3 +41,18 @@ class BridgeItem(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BridgeUpload(Base):
+    """An upload link the bridge handed out in place of the portal's: the file comes here,
+    is copied, and goes on to ``portal_url`` (which holds the upstream webhook's code)."""
+
+    __tablename__ = "bridge_uploads"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(255))
+    portal_url: Mapped[str] = mapped_column(Text)
+    field_name: Mapped[str] = mapped_column(String(100))
+    # who may use it: the same webhook, or the same application and user
+    binding: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

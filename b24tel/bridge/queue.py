@@ -25,6 +25,8 @@ from b24tel.bridge import encoding
 from b24tel.bridge.models import BridgeCall, BridgeItem
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.recordings.models import RecordingFile
+from b24tel.telephony.models import Call, Statistic, Transcript
 
 REGISTER = "telephony.externalcall.register"
 # the writes that wait for the portal instead of failing the PBX
@@ -36,7 +38,11 @@ QUEUED = frozenset(
 )  # fmt: skip
 # the portal's answers that mean "not now" rather than "never"
 RETRY_CODES = frozenset({"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT"})
-RETRY_MAX = 30.0  # seconds between tries at most, while the portal is away
+RETRY_MAX = 30.0
+# the local copy's tables that name a call by its CALL_ID (b24tel.bridge.mirror): they take
+# the portal's in place of ours when the register is forwarded
+RENAMED = (Call, Statistic, RecordingFile, Transcript)
+# seconds between tries at most, while the portal is away
 
 
 def local_call_id(now: dt.datetime) -> str:
@@ -132,8 +138,9 @@ class Queue:
             return call.portal_id if call else None
 
     async def done(self, item: BridgeItem, portal_id: str | None) -> None:
-        """Forwarded: marked done, and a register's CALL_ID of the portal kept, in one unit
-        of work — a write is never forwarded twice by this server."""
+        """Forwarded: marked done, and a register's CALL_ID of the portal kept (the local
+        copy renamed to it), in one unit of work — a write is never forwarded twice by this
+        server."""
         async with self.db.transaction() as s:
             await s.execute(
                 update(BridgeItem).where(BridgeItem.id == item.id)
@@ -144,6 +151,7 @@ class Queue:
                     update(BridgeCall).where(BridgeCall.local_id == item.call_id)
                     .values(portal_id=portal_id)
                 )  # fmt: skip
+                await _rename(s, item.call_id, portal_id)
         if item.file_path:
             Path(item.file_path).unlink(missing_ok=True)
 
@@ -196,6 +204,14 @@ async def _ours_too(s: Any, call_id: str, now: dt.datetime) -> None:
     passed on: the call becomes ours to track, already mapped to itself."""
     if await s.get(BridgeCall, call_id) is None:
         s.add(BridgeCall(local_id=call_id, portal_id=call_id, created_at=now))
+
+
+async def _rename(s: Any, local_id: str, portal_id: str) -> None:
+    """The register was forwarded: the local copy takes the portal's CALL_ID."""
+    if local_id == portal_id:
+        return
+    for table in RENAMED:
+        await s.execute(update(table).where(table.call_id == local_id).values(call_id=portal_id))
 
 
 def _plain(value: Any) -> Any:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
 from b24tel.bridge.errors import upstream_unreachable
+from b24tel.bridge.mirror import ATTACH, Mirror
 from b24tel.bridge.pace import Pace
 from b24tel.bridge.queue import CARDS, QUEUED, REGISTER, RETRY_CODES, Queue
+from b24tel.bridge.uploads import Uploads
 from b24tel.bridge.upstream import Answer, Upstream, UpstreamUnreachable
 from b24tel.clock import Clock
+from b24tel.rest.context import EndpointContext
 from b24tel.rest.envelope import COMMON_HEADERS, Timing, json_response, success_body
 from b24tel.rest.journal import Entry, JournalSink, Note, sanitize
+from b24tel.rest.platform import Leg
 
 
 class Bridge:
@@ -33,18 +36,19 @@ class Bridge:
         clock: Clock,
         queue: Queue,
         pace: Pace,
-        tz: ZoneInfo,
+        mirror: Mirror,
+        uploads: Uploads,
     ) -> None:
         self.upstream = upstream
         self.journal = journal
         self.clock = clock
         self.queue = queue
         self.pace = pace
-        self.tz = tz
+        self.mirror = mirror
+        self.uploads = uploads
+        self.tz = mirror.tz
 
-    async def forward(
-        self, method: str, params: dict[str, Any], note: Note, request_id: str
-    ) -> Response:
+    async def forward(self, method: str, params: dict[str, Any], note: Note, leg: Leg) -> Response:
         key = method.lower()
         waits = key in QUEUED and _can_wait(key, params)
         # a write that waits is kept under the CALL_ID the connector sent, so that its
@@ -62,7 +66,7 @@ class Bridge:
             answer = await self.upstream.call(method, params)
         except UpstreamUnreachable as exc:
             error = upstream_unreachable(str(exc))
-            self.record(method, params, request_id, None, None, error.code, error.description)
+            self.record(method, params, leg.request_id, None, None, error.code, error.description)
             if waits:
                 return await self._keep(key, sent, note)
             raise error from None
@@ -70,21 +74,41 @@ class Bridge:
         body = _json(answer.body) if self.journal.enabled or waits else None
         code, text = _error_of(body)
         if waits and retryable(answer.status, code):
-            self.record(method, params, request_id, answer, None, code, text)
+            self.record(method, params, leg.request_id, answer, None, code, text)
             return await self._keep(key, sent, note)
+        result = body.get("result") if isinstance(body, dict) and answer.status == 200 else None
         shown = sanitize(body["result"]) if isinstance(body, dict) and "result" in body else None
-        self.record(method, params, request_id, answer, shown, code, text)
+        self.record(method, params, leg.request_id, answer, shown, code, text)
+        content = answer.body
+        if isinstance(result, dict) and key == ATTACH and "uploadUrl" in result:
+            result = await self.uploads.ours(leg.caller, leg.rest_url, str(params["CALL_ID"]),
+                                             result)  # fmt: skip
+            content = json.dumps({**(body or {}), "result": result}, ensure_ascii=False).encode()
+            shown = sanitize(result)
+        elif code is None and result is not None:
+            await self.mirror.copy(key, params, result)
         note.result = shown
         if code is not None:
             note.error, note.error_description = code, text
         headers = {**COMMON_HEADERS, "Content-Type": answer.content_type}
-        return Response(answer.body, status_code=answer.status, headers=headers)
+        return Response(content, status_code=answer.status, headers=headers)
+
+    async def upload(self, ctx: EndpointContext[Any]) -> Response:
+        """A file sent to an upload link of ours (``Uploads``), passed on to the portal's."""
+        request_id = ctx.request_id
+
+        def record(url: str, answer: Answer | None, error: str | None) -> None:
+            code = "UPSTREAM_UNAVAILABLE" if answer is None else None
+            self.record("upload", {}, request_id, answer, None, code, error, url=url)
+
+        return await self.uploads.receive(ctx, record)
 
     async def _keep(self, key: str, params: dict[str, Any], note: Note) -> Response:
         """The write waits for the portal; the connector gets its answer now."""
         started = self.clock.time()
         call_id, number = await self.queue.add(key, params)
         result = local_result(key, call_id, number, params)
+        await self.mirror.copy(key, params, result)
         note.result = sanitize(result)
         block = Timing(start=started, handler_start=started).block(self.clock.time(), self.tz)
         return json_response(success_body(result, block))
@@ -98,6 +122,7 @@ class Bridge:
         result: Any,
         error: str | None,
         description: str | None,
+        url: str | None = None,
     ) -> None:
         """The call passed on, in the journal (``result`` as the journal shows it)."""
         if not self.journal.enabled:
@@ -106,7 +131,7 @@ class Bridge:
             Entry(
                 at=self.clock.now(), request_id=request_id, direction="out", kind="upstream",
                 method=method, caller="upstream", user_id=None, http_method="POST",
-                url=self.upstream.shown + f"{method}.json", encoding="json",
+                url=url or self.upstream.shown + f"{method}.json", encoding="json",
                 params=sanitize(params), status=answer.status if answer else 0,
                 result=result,
                 error=error, error_description=description,

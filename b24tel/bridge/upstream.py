@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,16 +64,35 @@ class Upstream:
                                                    headers=headers)  # fmt: skip
         except TRANSPORT_ERRORS as exc:
             raise UpstreamUnreachable(_why(exc)) from None
-        return Answer(
-            status=response.status_code,
-            body=response.content,
-            content_type=response.headers.get("content-type", "application/json"),
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            sent=sent,
-        )
+        return _answer(response, started, sent)
+
+    def owns(self, url: str) -> bool:
+        """A link of the portal itself (an upload link it handed out): same origin."""
+        return url.startswith(self.base.split("/rest/", 1)[0] + "/")
+
+    async def upload(self, url: str, field: str, filename: str, path: Path) -> Answer:
+        """POST a file to an upload link of the portal, as a multipart form, read from disk
+        a piece at a time."""
+        started = time.perf_counter()
+        try:
+            with deadline.paused(), path.open("rb") as fh:
+                response = await self._client.post(url, files={field: (filename, fh)})
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamUnreachable(_why(exc)) from None
+        return _answer(response, started, path.stat().st_size)
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _answer(response: httpx.Response, started: float, sent: int) -> Answer:
+    return Answer(
+        status=response.status_code,
+        body=response.content,
+        content_type=response.headers.get("content-type", "application/json"),
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        sent=sent,
+    )
 
 
 def _why(exc: Exception) -> str:

@@ -41,7 +41,7 @@ from b24tel.rest.decoding import (
 )
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
 from b24tel.rest.journal import Note, encoding_of, sanitize
-from b24tel.rest.platform import Platform
+from b24tel.rest.platform import Leg, Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec, passthrough_spec
 from b24tel.wire.numbers import ascii_int
 from b24tel.wire.secrets import same_secret
@@ -135,9 +135,9 @@ async def _handle(services: Platform, request: Request, timing: Timing, note: No
         if early is not None:
             return early
         if services.bridge is not None:
-            passed = await services.bridge.forward(
-                spec.name, params, note, request.state.request_id
-            )
+            rest_url = base_url(services, request).rstrip("/") + "/rest/"
+            leg = Leg(request.state.request_id, caller, rest_url)
+            passed = await services.bridge.forward(spec.name, params, note, leg)
             return faults.wrap(decision, request, passed)
         outcome = await pipeline.call(
             services,

@@ -141,7 +141,7 @@ async def attach_record_url(
 # --- upload URLs ----------------------------------------------------------------------------
 
 
-def _binding(caller: Caller) -> dict[str, Any]:
+def binding(caller: Caller) -> dict[str, Any]:
     """Who may use an upload link: the same webhook, or the same application and user."""
     if caller.kind == "webhook":
         return {"k": "w", "w": caller.webhook_id}
@@ -154,14 +154,20 @@ def upload_url(ctx: Ctx, call_id: str) -> str:
     claims = {
         "c": call_id,
         "exp": int(services.clock.time()) + services.settings.upload_url_ttl,
-        **_binding(ctx.caller),
+        **binding(ctx.caller),
     }
-    token = quote(UPLOAD_PREFIX + links.sign(services.secret, "upload", claims), safe="|")
-    caller = ctx.caller
+    token = UPLOAD_PREFIX + links.sign(services.secret, "upload", claims)
+    return upload_link(ctx.caller, ctx.rest_url, token)
+
+
+def upload_link(caller: Caller, rest_url: str, token: str) -> str:
+    """An upload link of the reference's shape for this caller (a bridge hands these out
+    in place of the portal's too)."""
+    token = quote(token, safe="|")
     if caller.kind == "webhook":
         user, code = caller.auth_values
-        return f"{ctx.rest_url}{user}/{code}/upload/?token={token}"
-    return f"{ctx.rest_url}upload.json?auth={quote(caller.auth_values[0])}&token={token}"
+        return f"{rest_url}{user}/{code}/upload/?token={token}"
+    return f"{rest_url}upload.json?auth={quote(caller.auth_values[0])}&token={token}"
 
 
 def check_upload_token(services: Services, caller: Caller, token: str) -> str:
@@ -170,6 +176,6 @@ def check_upload_token(services: Services, caller: Caller, token: str) -> str:
     claims = links.verify(
         services.secret, "upload", token.removeprefix(UPLOAD_PREFIX), services.clock.time()
     )
-    if any(claims.get(k) != v for k, v in _binding(caller).items()) or not claims.get("c"):
+    if any(claims.get(k) != v for k, v in binding(caller).items()) or not claims.get("c"):
         raise link_denied()
     return str(claims["c"])

@@ -8,6 +8,8 @@ in the reference's order (missing part, extension, call not finished)."""
 
 from __future__ import annotations
 
+from starlette.responses import Response
+
 from b24tel.errors import body_too_large, link_denied
 from b24tel.recordings.errors import FILE_MISSING, IngestError, NotARecording, SizeLimitError
 from b24tel.recordings.ingest import Sink, Staging, read_multipart_file
@@ -33,13 +35,15 @@ def register(registry: Registry) -> None:
     registry.endpoint("upload", scope="telephony", business_code=errors.business_code)(upload)
 
 
-async def upload(ctx: EndpointCtx) -> dict[str, int]:
+async def upload(ctx: EndpointCtx) -> dict[str, int] | Response:
     services, caller = ctx.services, ctx.caller
     assert caller is not None  # a caller endpoint
     # the link is checked before a byte of the body is read
     token = ctx.query.get("token")
     if not isinstance(token, str) or not token:
         raise link_denied()
+    if services.bridge is not None:  # a link the bridge handed out (b24tel.bridge.uploads)
+        return await services.bridge.upload(ctx)
     call_id = check_upload_token(services, caller, token)
     async with services.db.transaction(readonly=True) as s:
         stat = await repo.statistic(s, call_id)

@@ -18,14 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.journal import queries
+from b24tel.recordings.models import RecordingFile
+from b24tel.telephony.models import Call, Statistic, TranscriptLine
 from tests.conftest import ISSUED_SECRETS, Harness, make_harness
 from tests.servers import ServeProcess
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "audio"
+LOCAL = "http://testserver/"  # the bridge under test, in this process
 PORTAL_ENV = {"B24TEL_RECORD_URL_ALLOWLIST": "127.0.0.1/32"}
 
 
@@ -63,7 +67,11 @@ async def bridged(
     settings: Settings, clock: Clock, tmp_path: Path
 ) -> AsyncIterator[tuple[Harness, ServeProcess]]:
     with portal(tmp_path, "upstream") as upstream:
-        tuned = settings.replace(upstream_url=upstream.hook, upstream_allow_http=True)
+        tuned = settings.replace(
+            upstream_url=upstream.hook,
+            upstream_allow_http=True,
+            record_url_allowlist="127.0.0.1/32",
+        )
         async with make_harness(tuned, clock) as h:
             yield h, upstream
 
@@ -74,6 +82,11 @@ class Connector:
 
     def __init__(self, client: httpx.AsyncClient, base: str, web: httpx.AsyncClient) -> None:
         self.client, self.base, self.web = client, base, web
+
+    async def follow(self, url: str, **kwargs: Any) -> httpx.Response:
+        """POST to a link handed out: the bridge's own (in this process) or elsewhere."""
+        client = self.client if url.startswith(LOCAL) else self.web
+        return await client.post(url, **kwargs)
 
     async def raw(self, method: str, params: Any = None) -> httpx.Response:
         return await self.client.post(self.base + method, json=params or {})
@@ -106,7 +119,7 @@ async def flow(c: Connector, pbx: str) -> dict[str, Any]:
     files.append(await fetched(c, attached["FILE_ID"]))
     link = await c.call("telephony.externalCall.attachRecord",
                         {"CALL_ID": call_id, "FILENAME": "upload.wav"})  # fmt: skip
-    uploaded = await c.web.post(link["uploadUrl"], files={
+    uploaded = await c.follow(link["uploadUrl"], files={
         link["fieldName"]: ("upload.wav", (FIXTURES / "call-8k-mono.wav").read_bytes()),
     })  # fmt: skip
     assert uploaded.status_code == 200, uploaded.text
@@ -115,10 +128,15 @@ async def flow(c: Connector, pbx: str) -> dict[str, Any]:
                             {"CALL_ID": call_id, "RECORD_URL": f"{pbx}/call.mp3"})  # fmt: skip
     files.append(await fetched(c, attached["FILE_ID"]))
     await c.call("telephony.externalCall.hide", {"CALL_ID": call_id, "USER_ID": 1})
+    await c.call("telephony.call.attachTranscription", {"CALL_ID": call_id, "MESSAGES": [
+        {"SIDE": "Client", "START_TIME": 0, "STOP_TIME": 2, "MESSAGE": "hello"},
+        {"SIDE": "User", "START_TIME": 2, "STOP_TIME": 5, "MESSAGE": "good day"},
+    ]})  # fmt: skip
     batch = await c.call("batch", {"halt": 0, "cmd": {
         "me": "user.current", "stat": "voximplant.statistic.get?FILTER[CALL_ID]=" + call_id,
     }})  # fmt: skip
     return {
+        "call_id": call_id,
         "found": found,
         "files": files,
         "batch": batch["result"],
@@ -187,6 +205,7 @@ async def test_a_flow_through_the_bridge_leaves_the_portal_as_a_direct_one(
             answers_direct = await flow(Connector(web, direct.hook, web), pbx)
             here = await what_the_portal_has(direct.hook)
         there = await what_the_portal_has(upstream.hook)
+    call_ids = answers.pop("call_id"), answers_direct.pop("call_id")
     assert differences(_stable(answers), _stable(answers_direct)) == []
     assert answers["files"] == answers_direct["files"]  # each recording byte for byte
     assert answers["files"][0] == long_wav()
@@ -194,6 +213,35 @@ async def test_a_flow_through_the_bridge_leaves_the_portal_as_a_direct_one(
     assert len(there["activities"]) == len(here["activities"]) >= 1
     for key in ("stats", "activities", "leads", "contacts"):
         assert differences(_stable(there[key]), _stable(here[key])) == [], key
+    await the_bridge_keeps_a_copy(h, call_ids[0], answers["files"], there)
+
+
+async def the_bridge_keeps_a_copy(
+    h: Harness, call_id: str, recordings: list[bytes], there: dict[str, Any]
+) -> None:
+    """The call under the portal's CALL_ID, its finish with the portal's CRM binding and
+    activity, every recording version byte for byte (the portal kept only the last), the
+    transcript."""
+    stat_there, activity_there = there["stats"][0], there["activities"][0]
+    async with h.db.transaction(readonly=True) as s:
+        calls = (await s.scalars(select(Call))).all()
+        stat = (await s.scalars(select(Statistic))).one()
+        files = (await s.scalars(select(RecordingFile).order_by(RecordingFile.id))).all()
+        lines = (await s.scalars(select(TranscriptLine).order_by(TranscriptLine.id))).all()
+    assert [c.call_id for c in calls] == [call_id] and stat.call_id == call_id
+    assert (stat.call_duration, stat.call_failed_code, stat.phone_number) == (
+        42, "200", "+79160001234")  # fmt: skip
+    assert (stat.crm_entity_type, str(stat.crm_entity_id)) == (
+        stat_there["CRM_ENTITY_TYPE"], stat_there["CRM_ENTITY_ID"])  # fmt: skip
+    assert str(stat.crm_activity_id) == activity_there["ID"]
+    assert [f.source for f in files] == ["content", "upload", "url"]
+    assert [f.name for f in files] == ["long.wav", "upload.wav", "call.mp3"]
+    kept = [b"".join([c async for c in h.services.recordings.storage.open(f.storage_key)])
+            for f in files]  # fmt: skip
+    assert kept == recordings
+    assert [f.replaced_by for f in files] == [files[1].id, files[2].id, None]
+    assert stat.record_file_id == files[2].id and stat.call_record_url == files[2].source_url
+    assert [(ln.side, ln.message) for ln in lines] == [("Client", "hello"), ("User", "good day")]
 
 
 async def test_answers_come_back_as_they_came(bridged: tuple[Harness, ServeProcess]) -> None:

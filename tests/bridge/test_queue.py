@@ -20,6 +20,8 @@ from sqlalchemy import select
 from b24tel.bridge.models import BridgeItem
 from b24tel.clock import Clock
 from b24tel.config import Settings
+from b24tel.recordings.models import RecordingFile
+from b24tel.telephony.models import Statistic
 from tests.bridge.test_passthrough import FIXTURES, PORTAL_ENV, portal
 from tests.conftest import Harness, make_harness
 from tests.servers import ServeProcess
@@ -78,6 +80,18 @@ async def drained(h: Harness, failed: int = 0, timeout: float = 60) -> None:
     raise AssertionError("the queue did not drain")
 
 
+async def local_copies(h: Harness) -> dict[str, bytes]:
+    """The bridge's copy: each finished call's CALL_ID and the bytes of its recording."""
+    async with h.db.transaction(readonly=True) as s:
+        rows = (await s.execute(
+            select(Statistic.call_id, RecordingFile.storage_key)
+            .join(RecordingFile, RecordingFile.id == Statistic.record_file_id, isouter=True)
+        )).all()  # fmt: skip
+    storage = h.services.recordings.storage
+    return {call_id: b"".join([c async for c in storage.open(key)]) if key else b""
+            for call_id, key in rows}  # fmt: skip
+
+
 async def portal_calls(base: str, recordings: bool = True) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(timeout=30) as client:
         answer = await client.post(base + "voximplant.statistic.get", json={"ORDER": {"ID": "ASC"}})
@@ -96,9 +110,14 @@ async def test_calls_made_while_the_portal_is_down_reach_it_once_in_order(
     upstream.stop()
     call_ids = [await call_flow(h, n) for n in range(8)]
     assert all(LOCAL_ID.match(c) for c in call_ids)
+    assert sorted(await local_copies(h)) == sorted(call_ids)  # kept here under our ids
     with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV) as back:
         await drained(h)
         rows = await portal_calls(hook)
+        # the copy took the portal's CALL_IDs, each with its recording
+        copies = await local_copies(h)
+        assert sorted(copies) == sorted(r["CALL_ID"] for r in rows)
+        assert not set(copies) & set(call_ids) and all(v == WAV for v in copies.values())
         assert [r["PHONE_NUMBER"] for r in rows] == [f"+7916000{n:04d}" for n in range(8)]
         assert [r["CALL_DURATION"] for r in rows] == [str(10 + n) for n in range(8)]
         assert all(r["recording"] == WAV for r in rows)
