@@ -125,7 +125,10 @@ def build_bridge(services: Services) -> Bridge | None:
     mirror = Mirror(db, services.recordings, services.fetcher, clock, services.tz,
                     settings.phone_region)  # fmt: skip
     uploads = Uploads(db, clock, upstream, mirror, services.recordings, settings.upload_url_ttl)
-    return Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads)
+    bridge = Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads)
+    if isinstance(services.metrics, Metrics):
+        bridge.observe = services.metrics.upstream
+    return bridge
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:

@@ -101,6 +101,16 @@ class Queue:
         self.wake.set()
         return call_id, number
 
+    async def passed(self, method: str, call_id: str) -> None:
+        """A write the portal took at once: in the call's line as forwarded (the call page
+        shows each write's fate)."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            s.add(BridgeItem(
+                call_id=call_id, method=method, params={}, file_path=None, state="done",
+                attempts=1, next_at=now, error=None, created_at=now, done_at=now,
+            ))  # fmt: skip
+
     async def next_items(self, limit: int) -> list[BridgeItem]:
         """The first waiting write of each call whose turn has come, oldest first."""
         now = self.clock.now()

@@ -11,6 +11,8 @@ Both legs are in the request journal: the connector's request (kind ``method`` o
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import Response
@@ -26,6 +28,8 @@ from b24tel.rest.context import EndpointContext
 from b24tel.rest.envelope import COMMON_HEADERS, Timing, json_response, success_body
 from b24tel.rest.journal import Entry, JournalSink, Note, sanitize
 from b24tel.rest.platform import Leg
+
+log = logging.getLogger("b24tel.bridge")
 
 
 class Bridge:
@@ -47,6 +51,7 @@ class Bridge:
         self.mirror = mirror
         self.uploads = uploads
         self.tz = mirror.tz
+        self.observe: Observer = _unobserved
 
     async def forward(self, method: str, params: dict[str, Any], note: Note, leg: Leg) -> Response:
         key = method.lower()
@@ -87,11 +92,22 @@ class Bridge:
             shown = sanitize(result)
         elif code is None and result is not None:
             await self.mirror.copy(key, params, result)
+        if code is None and key in QUEUED:
+            await self._passed(key, params, result)
         note.result = shown
         if code is not None:
             note.error, note.error_description = code, text
         headers = {**COMMON_HEADERS, "Content-Type": answer.content_type}
         return Response(content, status_code=answer.status, headers=headers)
+
+    async def _passed(self, key: str, params: dict[str, Any], result: Any) -> None:
+        """Noted in the call's line; the portal has the write, so a failure here is logged,
+        never the connector's error (it would send the write again)."""
+        call_id = result.get("CALL_ID") if key == REGISTER and isinstance(result, dict) else None
+        try:
+            await self.queue.passed(key, str(call_id or params.get("CALL_ID", "")))
+        except Exception as exc:
+            log.warning("a forwarded %s was not noted: %s", key, type(exc).__name__)
 
     async def upload(self, ctx: EndpointContext[Any]) -> Response:
         """A file sent to an upload link of ours (``Uploads``), passed on to the portal's."""
@@ -124,7 +140,11 @@ class Bridge:
         description: str | None,
         url: str | None = None,
     ) -> None:
-        """The call passed on, in the journal (``result`` as the journal shows it)."""
+        """The call passed on, in the journal (``result`` as the journal shows it) and the
+        metrics."""
+        leg = "forwarded" if request_id.startswith("bridge-") else "passed"
+        status = answer.status if answer else 0
+        self.observe(leg, status, error, answer.duration_ms / 1000 if answer else None)
         if not self.journal.enabled:
             return
         self.journal.record(
@@ -143,6 +163,15 @@ class Bridge:
 
     async def close(self) -> None:
         await self.upstream.close()
+
+
+# a call to the portal for the metrics: passed or forwarded, HTTP status (0: no answer), the
+# portal's error code, seconds it took (None: no answer)
+Observer = Callable[[str, int, str | None, float | None], None]
+
+
+def _unobserved(leg: str, status: int, error: str | None, seconds: float | None) -> None:
+    pass
 
 
 def _json(body: bytes) -> Any:

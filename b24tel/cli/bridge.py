@@ -26,7 +26,7 @@ def status(obj: Ctx, as_json: bool) -> None:
     settings = obj.settings()
 
     async def work(db: Database) -> queue_status.QueueState:
-        return await queue_status.state(db)
+        return await queue_status.state(db, Clock().now(), journaled=settings.journal_enabled)
 
     found = run_db(settings, work)
     upstream = shown_url(settings.upstream_url) if settings.upstream_url else None
@@ -38,6 +38,8 @@ def status(obj: Ctx, as_json: bool) -> None:
     if found.oldest is not None:
         click.echo(f"oldest waiting since: {found.oldest.isoformat()}")
     click.echo(f"calls without the portal's CALL_ID yet: {found.calls_ours}")
+    for line in queue_status.upstream_lines(found.upstream, settings.upstream_rate):
+        click.echo(line)
     for item in found.recent:
         click.echo(
             f"  #{item['id']} {item['state']} {item['method']} {item['call_id']} "

@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from b24tel import errors
+from b24tel.bridge import status as bridge_status
+from b24tel.bridge.queue import RETRY_CODES
 from b24tel.events.models import Delivery
 from b24tel.journal.models import JournalRow
 from b24tel.recordings.models import RecordingFile
@@ -76,6 +78,42 @@ class Metrics:
             registry=r,
         )
 
+        self.bridge_queue = Gauge(
+            "b24tel_bridge_queue",
+            "Bridge mode: telephony writes by state (queued: waiting for the portal)",
+            ["state"],
+            registry=r,
+        )
+        self.bridge_oldest = Gauge(
+            "b24tel_bridge_oldest_queued_seconds",
+            "Bridge mode: age of the oldest write waiting for the portal (0 when none waits)",
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "b24tel_upstream_duration_seconds",
+            "Bridge mode: time the portal took to answer, passed on or forwarded",
+            ["leg"],
+            buckets=BUCKETS,
+            registry=r,
+        )
+        self.upstream_failures = Counter(
+            "b24tel_upstream_failures",
+            "Bridge mode: calls to the portal that failed: unreachable, 5xx, limit, refused",
+            ["leg", "reason"],
+            registry=r,
+        )
+
+    def upstream(self, leg: str, status: int, error: str | None, seconds: float | None) -> None:
+        """A call to the portal (``b24tel.bridge.service.Observer``)."""
+        if seconds is not None:
+            self.upstream_latency.labels(leg).observe(seconds)
+        reason = (
+            "unreachable" if status == 0 else "5xx" if status >= 500
+            else "limit" if error in RETRY_CODES else "refused" if error else None
+        )  # fmt: skip
+        if reason is not None:
+            self.upstream_failures.labels(leg, reason).inc()
+
     def observe(self, method: str, status: int, seconds: float) -> None:
         self.requests.labels(method, str(status)).inc()
         self.latency.labels(method).observe(seconds)
@@ -110,6 +148,12 @@ class Metrics:
             self.deliveries.labels(status).set(states.get(status, 0))
         self.lag.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         self.journal.set(journal or 0)
+        if services.bridge is not None:
+            waiting, oldest_queued = await bridge_status.depth(services.db)
+            for state in ("queued", "failed", "done"):
+                self.bridge_queue.labels(state).set(waiting.get(state, 0))
+            age = (now - oldest_queued).total_seconds() if oldest_queued else 0.0
+            self.bridge_oldest.set(max(0.0, age))
         pool = services.db.engine.pool
         checked_out = getattr(pool, "checkedout", None)
         size = getattr(pool, "size", None)

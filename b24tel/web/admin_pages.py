@@ -45,7 +45,7 @@ EFFECTS = {
 }
 
 
-async def _admin(ctx: EndpointCtx) -> Viewer:
+async def admin(ctx: EndpointCtx) -> Viewer:
     me = await viewer(ctx)
     if not me.admin:
         raise errors.access_denied("Only administrators see the integrator's pages")
@@ -61,7 +61,7 @@ def _filter(ctx: EndpointCtx, limit: int = 100) -> queries.Filter:
 
 
 async def requests(ctx: EndpointCtx) -> Response:
-    me = await _admin(ctx)
+    me = await admin(ctx)
     wanted = _filter(ctx)
     try:
         async with ctx.services.db.transaction(readonly=True) as s:
@@ -83,7 +83,7 @@ async def requests(ctx: EndpointCtx) -> Response:
 
 async def requests_feed(ctx: EndpointCtx) -> Response:
     """The live tail: entries after ``after``, oldest first, as JSON for the page's script."""
-    await _admin(ctx)
+    await admin(ctx)
     try:
         async with ctx.services.db.transaction(readonly=True) as s:
             rows = await queries.entries(s, _filter(ctx, 200), ctx.services.clock.now())
@@ -94,7 +94,7 @@ async def requests_feed(ctx: EndpointCtx) -> Response:
 
 async def request_page(ctx: EndpointCtx) -> Response:
     """One entry; a POST sends it again as the same caller and shows the answer."""
-    me = await _admin(ctx)
+    me = await admin(ctx)
     row = await requested_entry(ctx)
     replayed, refused = None, ""
     if ctx.request.method == "POST":
@@ -116,7 +116,7 @@ async def request_page(ctx: EndpointCtx) -> Response:
 
 
 async def deliveries(ctx: EndpointCtx) -> Response:
-    me = await _admin(ctx)
+    me = await admin(ctx)
     status = ctx.query.get("status")
     stmt = select(Delivery).order_by(Delivery.id.desc()).limit(200)
     if isinstance(status, str) and status:
@@ -130,7 +130,7 @@ async def deliveries(ctx: EndpointCtx) -> Response:
 
 
 async def redeliver(ctx: EndpointCtx) -> Response:
-    await _admin(ctx)
+    await admin(ctx)
     delivery_id = php_int(ctx.request.path_params.get("delivery_id"))
     async with ctx.services.db.transaction() as s:
         row = await s.get(Delivery, delivery_id)
@@ -144,7 +144,7 @@ async def redeliver(ctx: EndpointCtx) -> Response:
 
 
 async def faults(ctx: EndpointCtx) -> Response:
-    me = await _admin(ctx)
+    me = await admin(ctx)
     message = ""
     if ctx.request.method == "POST":
         message = await _add_rule(ctx)
@@ -191,7 +191,7 @@ async def _add_rule(ctx: EndpointCtx) -> str:
 
 
 async def remove_fault(ctx: EndpointCtx) -> Response:
-    await _admin(ctx)
+    await admin(ctx)
     rule_id = php_int(ctx.request.path_params.get("rule_id"))
     async with ctx.services.db.transaction() as s:
         await fault_rules.remove(s, rule_id)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from b24tel import errors, phones
-from b24tel.crm.fields import ENTITIES
+from b24tel.bridge import status as queue_status
 from b24tel.crm.models import Activity
 from b24tel.events.models import Delivery
 from b24tel.recordings.download import GONE
@@ -28,6 +28,8 @@ from b24tel.telephony.models import Statistic, Transcript, TranscriptLine
 from b24tel.telephony.rules import Env
 from b24tel.web import live
 from b24tel.web import repository as repo
+from b24tel.web.bridge_page import STATES
+from b24tel.web.links import entity_link, portal_origin
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
 from b24tel.wire.numbers import ascii_int
@@ -111,12 +113,8 @@ def _row(
     people: dict[int, str],
     line_names: dict[str, str],
 ) -> dict[str, Any]:
-    entity = None
-    if r.crm_entity_type in ENTITIES and r.crm_entity_id:
-        entity = {
-            "name": names.get((r.crm_entity_type, r.crm_entity_id), ""),
-            "url": f"/crm/{r.crm_entity_type.lower()}/{r.crm_entity_id}",
-        }
+    entity = entity_link(portal_origin(services.settings), r.crm_entity_type, r.crm_entity_id,
+                         names)  # fmt: skip
     return {
         "call_id": r.call_id,
         "start": local_time(r.call_start_date, services.tz),
@@ -224,7 +222,13 @@ async def call_page(ctx: EndpointCtx) -> Response:
             .all()
         )
         names = await repo.entity_names(s, [(stat.crm_entity_type, stat.crm_entity_id)])
-        activity = await s.get(Activity, stat.crm_activity_id) if stat.crm_activity_id else None
+        # in bridge mode the activity is the portal's: not one of ours
+        bridged = bool(services.settings.upstream_url)
+        activity = (
+            await s.get(Activity, stat.crm_activity_id)
+            if stat.crm_activity_id and not bridged
+            else None
+        )
         transcript = await _transcript(s, stat.transcript_id)
         deliveries = (
             (
@@ -245,7 +249,8 @@ async def call_page(ctx: EndpointCtx) -> Response:
     recorded = next((v for v in versions if v.id == stat.record_file_id), None)
     current = recorded if recorded is not None and not recorded.deleted_at else None
     removed = GONE.get(recorded.deleted_reason or "") if recorded is not None else None
-    key = (stat.crm_entity_type or "", stat.crm_entity_id or 0)
+    operations = await queue_status.operations(services.db, stat.call_id) if bridged else []
+    portal = portal_origin(services.settings)
     return page(
         ctx,
         me,
@@ -261,14 +266,11 @@ async def call_page(ctx: EndpointCtx) -> Response:
             {"file": v, "play": None if v.deleted_at else play_url(services, v.id, me.user_id)}
             for v in versions
         ],
-        entity={
-            "type": key[0],
-            "name": names.get(key, ""),
-            "url": f"/crm/{key[0].lower()}/{key[1]}",
-        }
-        if key in names
-        else None,
+        entity=entity_link(portal, stat.crm_entity_type, stat.crm_entity_id, names),
         activity=activity,
+        portal_activity=stat.crm_activity_id if bridged else None,
+        operations=operations,
+        states=STATES,
         transcript=transcript,
         deliveries=deliveries,
     )

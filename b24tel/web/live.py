@@ -23,7 +23,6 @@ from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response, StreamingResponse
 
 from b24tel import errors
-from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
 from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
@@ -32,6 +31,7 @@ from b24tel.telephony import repository as calls
 from b24tel.telephony.models import Call, CallCard, ExternalLine
 from b24tel.telephony.repository import CARD_CHANNEL, CARDS
 from b24tel.web import repository as repo
+from b24tel.web.links import entity_link
 from b24tel.web.render import HEADERS, Viewer, page
 from b24tel.web.repository import DIRECTIONS
 
@@ -120,14 +120,8 @@ async def card(db: Database, call_id: str, user_id: int) -> dict[str, Any] | Non
         call: Call = row[0]
         names = await repo.entity_names(s, [(call.crm_entity_type, call.crm_entity_id)])
         line = await s.get(ExternalLine, call.external_line_id) if call.external_line_id else None
-    entity = None
-    if call.crm_entity_type in ENTITIES and call.crm_entity_id:
-        key = (call.crm_entity_type, call.crm_entity_id)
-        entity = {
-            "type": ENTITIES[call.crm_entity_type].title,
-            "name": names.get(key, ""),
-            "url": f"/crm/{call.crm_entity_type.lower()}/{call.crm_entity_id}",
-        }
+    # live cards are of calls of this server (a bridge keeps no cards): our CRM pages
+    entity = entity_link("", call.crm_entity_type, call.crm_entity_id, names)
     return {
         "call_id": call.call_id,
         "number": call.caller_id,
@@ -253,7 +247,6 @@ async def in_progress(ctx: EndpointCtx, me: Viewer, call_id: str) -> Response | 
         names = await repo.user_names(s, [call.user_id, *viewers])
         line = await s.get(ExternalLine, call.external_line_id) if call.external_line_id else None
         entities = await repo.entity_names(s, [(call.crm_entity_type, call.crm_entity_id)])
-    key = (call.crm_entity_type or "", call.crm_entity_id or 0)
     return page(
         ctx,
         me,
@@ -263,8 +256,7 @@ async def in_progress(ctx: EndpointCtx, me: Viewer, call_id: str) -> Response | 
         line=(line.name or line.number) if line else line_number(call.portal_number),
         user=names.get(call.user_id, f"User {call.user_id}"),
         shown_to=[names.get(uid, f"User {uid}") for uid in viewers],
-        entity={"type": ENTITIES[key[0]].title, "name": entities.get(key, ""),
-                "url": f"/crm/{key[0].lower()}/{key[1]}"} if key in entities else None,
+        entity=entity_link("", call.crm_entity_type, call.crm_entity_id, entities),
     )  # fmt: skip
 
 

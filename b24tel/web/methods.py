@@ -14,6 +14,7 @@ from b24tel.services import EndpointCtx
 from b24tel.web import (
     account,
     admin_pages,
+    bridge_page,
     calls,
     crm_edit,
     crm_pages,
@@ -113,6 +114,8 @@ def register(registry: Registry) -> None:
     add("deliveries", "/admin/deliveries", admin_pages.deliveries)
     add("redeliver", "/admin/deliveries/{delivery_id}/redeliver", admin_pages.redeliver, POST)
     add("faults", "/admin/faults", admin_pages.faults, BOTH)
+    add("bridge", "/admin/bridge", bridge_page.bridge)
+    add("bridge_change", "/admin/bridge/{item_id}/{action}", bridge_page.change, POST)
     add("users", "/admin/users", people_pages.users, BOTH)
     add("user", "/admin/users/{user_id}", people_pages.user_page, BOTH)
     add("fault_remove", "/admin/faults/{rule_id}/remove", admin_pages.remove_fault, POST)

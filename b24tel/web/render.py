@@ -63,7 +63,9 @@ def html(template: str, values: dict[str, Any], status: int = 200) -> HTMLRespon
 
 
 def page(ctx: EndpointCtx, me: Viewer, template: str, **values: Any) -> HTMLResponse:
-    return html(template, {"me": me, "tz": ctx.services.tz, "path": ctx.request.url.path, **values})
+    shared = {"me": me, "tz": ctx.services.tz, "path": ctx.request.url.path,
+              "bridge_mode": bool(ctx.services.settings.upstream_url)}  # fmt: skip
+    return html(template, {**shared, **values})
 
 
 def local_time(value: dt.datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

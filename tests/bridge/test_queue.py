@@ -111,6 +111,11 @@ async def test_calls_made_while_the_portal_is_down_reach_it_once_in_order(
     call_ids = [await call_flow(h, n) for n in range(8)]
     assert all(LOCAL_ID.match(c) for c in call_ids)
     assert sorted(await local_copies(h)) == sorted(call_ids)  # kept here under our ids
+    await asyncio.sleep(0.3)  # the forwarder has met the portal away
+    metrics = (await h.client.get("/metrics")).text
+    assert 'b24tel_bridge_queue{state="queued"} 32.0' in metrics  # 8 calls, 4 writes each
+    assert 'b24tel_upstream_failures_total{leg="passed",reason="unreachable"}' in metrics
+    assert 'b24tel_upstream_failures_total{leg="forwarded",reason="unreachable"}' in metrics
     with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV) as back:
         await drained(h)
         rows = await portal_calls(hook)
@@ -118,6 +123,9 @@ async def test_calls_made_while_the_portal_is_down_reach_it_once_in_order(
         copies = await local_copies(h)
         assert sorted(copies) == sorted(r["CALL_ID"] for r in rows)
         assert not set(copies) & set(call_ids) and all(v == WAV for v in copies.values())
+        metrics = (await h.client.get("/metrics")).text
+        assert 'b24tel_bridge_queue{state="queued"} 0.0' in metrics
+        assert 'b24tel_upstream_duration_seconds_count{leg="forwarded"}' in metrics
         assert [r["PHONE_NUMBER"] for r in rows] == [f"+7916000{n:04d}" for n in range(8)]
         assert [r["CALL_DURATION"] for r in rows] == [str(10 + n) for n in range(8)]
         assert all(r["recording"] == WAV for r in rows)
