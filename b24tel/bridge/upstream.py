@@ -8,9 +8,10 @@ what is shown is ``shown`` (``https://<portal>/rest/1/***/``).
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -18,6 +19,7 @@ from b24tel import deadline, masking
 from b24tel.bridge import encoding
 
 TRANSPORT_ERRORS = (httpx.TransportError,)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,21 @@ class Upstream:
         except TRANSPORT_ERRORS as exc:
             raise UpstreamUnreachable(_why(exc)) from None
         return _answer(response, started, path.stat().st_size)
+
+    async def download(
+        self, url: str, consume: Callable[[AsyncIterator[bytes]], Awaitable[T]]
+    ) -> T:
+        """Run ``consume`` on the body of a download link of the portal's."""
+        try:
+            with deadline.paused():
+                async with self._client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise UpstreamUnreachable(
+                            f"the portal answered HTTP {response.status_code}"
+                        )
+                    return await consume(response.aiter_bytes())
+        except TRANSPORT_ERRORS as exc:
+            raise UpstreamUnreachable(_why(exc)) from None
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import sys
+from typing import Any
 
 import click
 
 from b24tel.bridge import status as queue_status
-from b24tel.cli.base import Ctx, run_db
+from b24tel.bridge.importer import Importer, ImportFailed, Progress
+from b24tel.bridge.service import Bridge
+from b24tel.cli.base import Ctx, run_db, run_services
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.masking import shown_url
+from b24tel.services import Services
 
 
 @click.group("bridge")
@@ -74,3 +80,44 @@ def retry(obj: Ctx, item_id: int) -> None:
 def skip(obj: Ctx, item_id: int) -> None:
     """Give up on a waiting write (the call's next writes go on)."""
     _change(obj, item_id, "skip")
+
+
+@bridge.command("import")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only calls that began on or after this date (the portal's time zone).",
+)
+@click.pass_obj
+def import_history(obj: Ctx, since: dt.datetime | None) -> None:
+    """Copy the portal's call history and the recordings it still has into this server.
+
+    Resumable: stopped at any point, the next run skips every call already here."""
+    settings = obj.settings()
+    if not settings.upstream_url:
+        raise click.ClickException("not a bridge: set upstream_url first (docs/bridge.md)")
+    bar: Any = None
+
+    def step(p: Progress) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=p.total, label="calls", file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    async def work(services: Services) -> Progress:
+        assert isinstance(services.bridge, Bridge)
+        when = since.replace(tzinfo=services.tz) if since else None
+        return await Importer(services.bridge, settings.phone_region).run(when, step)
+
+    try:
+        done = run_services(settings, work)
+    except ImportFailed as exc:
+        raise click.ClickException(f"{exc}; run the import again to go on") from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"imported {done.imported} calls ({done.recordings} with a recording); "
+               f"{done.skipped} already here")  # fmt: skip
+    for line in done.unrecorded or []:
+        click.echo(f"  recording not copied: {line}")
