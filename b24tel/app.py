@@ -20,9 +20,10 @@ from starlette.types import Scope
 from b24tel import errors, logs
 from b24tel.background import Background
 from b24tel.bridge.mirror import Mirror
+from b24tel.bridge.oauth import AppTokens
 from b24tel.bridge.pace import Pace
 from b24tel.bridge.queue import Queue
-from b24tel.bridge.service import Bridge
+from b24tel.bridge.service import Bridge, RecordLinks
 from b24tel.bridge.uploads import Uploads
 from b24tel.bridge.upstream import Upstream
 from b24tel.bridge.worker import Forwarder
@@ -118,6 +119,12 @@ def build_bridge(services: Services) -> Bridge | None:
     if not settings.upstream_url:
         return None
     upstream = Upstream(settings.upstream_url, settings.upstream_timeout)
+    if settings.upstream_oauth:
+        oauth_url = settings.upstream_oauth_url or settings.upstream_origin + "/oauth/token/"
+        upstream.with_app(lambda client: AppTokens(
+            db, client, oauth_url, settings.upstream_client_id, settings.upstream_client_secret,
+            settings.upstream_refresh_token,
+        ))  # fmt: skip
     queue = Queue(db, clock, Path(settings.data_dir) / "bridge")
     # the portal's rate, counted for every instance on PostgreSQL
     limiter = RateLimiter(clock, None) if settings.is_sqlite else SharedRateLimiter(clock, None, db)
@@ -126,6 +133,9 @@ def build_bridge(services: Services) -> Bridge | None:
                     settings.phone_region)  # fmt: skip
     uploads = Uploads(db, clock, upstream, mirror, services.recordings, settings.upload_url_ttl)
     bridge = Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads)
+    if settings.bridge_record_mode == "url":
+        rest_url = settings.public_url.rstrip("/") + "/rest/"
+        bridge.links = RecordLinks(rest_url, settings.download_link_ttl, clock)
     if isinstance(services.metrics, Metrics):
         bridge.observe = services.metrics.upstream
     return bridge
@@ -187,6 +197,8 @@ async def start(services: Services) -> None:
             services.secret = await state.get_or_create(session, "secret_key")
     if isinstance(services.sessions, Sessions):
         services.sessions.secret = services.secret  # session cookies are signed with it
+    if isinstance(services.bridge, Bridge) and services.bridge.links is not None:
+        services.bridge.links.secret = services.secret  # links to recordings for the portal
 
 
 async def preflight(request: Request) -> Response:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from b24tel import config_checks
+from b24tel.config_bridge import BridgeSettings
 from b24tel.config_values import (
     RATE_LIMIT_PRESETS,
     S3_EXTRA_MISSING,
@@ -22,6 +23,7 @@ from b24tel.config_values import (
     parse_networks,
     read_sources,
     resolved_dir,
+    setting,
 )
 
 __all__ = [
@@ -38,12 +40,8 @@ MIB = 1024**2
 GIB = 1024**3
 
 
-def setting(default: Any, help: str, *, example: str | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "example": example})
-
-
 @dataclass(frozen=True)
-class Settings:
+class Settings(BridgeSettings):
     # --- server -------------------------------------------------------------------------
     data_dir: str = setting(
         "./b24tel-data",
@@ -109,23 +107,6 @@ class Settings:
         8.0,
         "Seconds a request may take before it is answered 503 `REQUEST_TIMEOUT`, not counting "
         "its body, a `RECORD_URL` download or storing a recording; 0 turns it off.",
-    )
-    # --- bridge mode (docs/bridge.md) ---------------------------------------------------
-    upstream_url: str = setting(
-        "",
-        "Bridge mode: an incoming webhook of the Bitrix24 portal every REST call is passed "
-        "on to, `https://<portal>/rest/<user>/<code>/`. Empty: b24tel is the portal itself.",
-        example="https://company.bitrix24.com/rest/1/abc123def456/",
-    )
-    upstream_timeout: float = setting(5.0, "Seconds the portal has to answer a call passed on.")
-    upstream_rate: float = setting(
-        2.0, "Calls a second the bridge sends the portal at most (the cloud allows 2)."
-    )
-    bridge_card_max_age: float = setting(
-        60.0, "Seconds a waiting `show`/`hide` stays worth forwarding; older ones are dropped."
-    )
-    upstream_allow_http: bool = setting(
-        False, "Let `upstream_url` be plain http on a loopback address (tests only)."
     )
     # --- limits ---------------------------------------------------------------------------
     max_body_size: int = setting(
@@ -367,6 +348,7 @@ class Settings:
     def validate(self) -> None:
         """Every value within its range, every combination possible (``config_checks``)."""
         config_checks.validate(self)
+        self.check_bridge(self.public_url)
 
     @property
     def base_url(self) -> str:

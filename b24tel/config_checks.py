@@ -11,7 +11,6 @@ from b24tel.config_values import (
     RATE_LIMIT_PRESETS,
     SettingsError,
     check_storage_url,
-    check_upstream_url,
     database_driver_url,
     parse_networks,
 )
@@ -41,10 +40,6 @@ class Checked(Protocol):
     def tls_cert(self) -> str: ...
     @property
     def tls_key(self) -> str: ...
-    @property
-    def upstream_url(self) -> str: ...
-    @property
-    def upstream_allow_http(self) -> bool: ...
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -90,5 +85,4 @@ def validate(settings: Checked) -> None:
     if not 1 <= settings.port <= 65535:
         raise SettingsError(f"port must be between 1 and 65535 (got {settings.port})")
     check_storage_url(settings.storage_url)
-    check_upstream_url(settings.upstream_url, settings.upstream_allow_http)
     database_driver_url(settings.database_url)  # refuses what it cannot map

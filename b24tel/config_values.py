@@ -3,12 +3,12 @@ Separate from the registry (``b24tel.config``) so that it stays a list of settin
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import ipaddress
 import os
 import tomllib
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -79,33 +79,6 @@ def database_driver_url(url: str) -> str:
 
 # S3 support is an optional install (boto3 is large and most single-box installs never use it)
 S3_EXTRA_MISSING = "storage_url s3://… needs the S3 extra: pip install 'b24tel[s3]'"
-
-
-UPSTREAM_SHAPE = "https://<portal>/rest/<user>/<code>/"
-
-
-def check_upstream_url(url: str, allow_http: bool) -> None:
-    """An incoming webhook of the portal; plain http only to this machine and only when
-    allowed. The value is a secret: no message repeats it."""
-    if not url:
-        return
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    path = [p for p in parts.path.split("/") if p]
-    if len(path) != 3 or path[0] != "rest" or not path[1].isascii() or not path[1].isdigit():
-        raise SettingsError(f"upstream_url must be an incoming webhook URL: {UPSTREAM_SHAPE}")
-    if parts.scheme == "https" and parts.hostname:
-        return
-    loopback = parts.hostname == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(parts.hostname or "").is_loopback
-    if parts.scheme == "http" and loopback and allow_http:
-        return
-    raise SettingsError(
-        "upstream_url must use https (plain http only to a loopback address, with "
-        "upstream_allow_http)"
-    )
 
 
 def check_storage_url(url: str) -> None:
@@ -192,3 +165,9 @@ def read_sources(
         if prefix + name.upper() in env:
             values[name] = env[prefix + name.upper()]
     return values
+
+
+def setting(default: Any, help: str, *, example: str | None = None) -> Any:
+    """A setting's default and its documentation (``docs/configuration.md`` is made from
+    them)."""
+    return field(default=default, metadata={"help": help, "example": example})

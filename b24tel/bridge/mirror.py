@@ -137,13 +137,13 @@ class Mirror:
         if p.record_url:
             await self._fetch(call_id, p.record_url, "")
 
-    async def _attach(self, params: dict[str, Any]) -> None:
+    async def _attach(self, params: dict[str, Any]) -> int | None:
         p: AttachRecordParams = self._parse(AttachRecordParams, params)
         if p.record_url:
             await self._fetch(p.call_id, p.record_url, p.filename or "")
-            return
+            return None
         if p.file_content is None or not p.filename:
-            return  # an upload link: copied when the file comes (Bridge.upload)
+            return None  # an upload link: copied when the file comes (Bridge.upload)
         chunks: Iterable[bytes] = (
             p.file_content.iter_bytes()
             if isinstance(p.file_content, LargeValue)
@@ -151,9 +151,19 @@ class Mirror:
         )
         start = await self.start_of(p.call_id)
         if start is None:
-            return
+            return None
         stored = await self.recordings.from_base64(chunks, folder_of(start, self.tz))
-        await self.keep(p.call_id, stored, name=p.filename, source="content")
+        return await self.keep(p.call_id, stored, name=p.filename, source="content")
+
+    async def content_first(self, params: dict[str, Any]) -> int | None:
+        """``bridge_record_mode = url``: the recording kept here before the portal hears of
+        it; its FILE_ID, or None when it cannot be (the call is not copied here, or the
+        recording is refused) — then it goes on as it came."""
+        try:
+            return await self._attach(params)
+        except (errors.ApiError, IngestError, NotARecording) as exc:
+            log.warning("recording kept as it came, not as a link: %s", exc)
+            return None
 
     async def _fetch(self, call_id: str, url: str, filename: str) -> None:
         """The portal downloads a RECORD_URL for itself; the copy here is a download of
@@ -178,8 +188,8 @@ class Mirror:
     async def keep(
         self, call_id: str, stored: StoredRecording, *, name: str, source: str,
         url: str | None = None,
-    ) -> None:  # fmt: skip
-        """A new version of the call's recording; the one before stays."""
+    ) -> int | None:  # fmt: skip
+        """A new version of the call's recording; the one before stays. Its FILE_ID."""
         store = self.recordings
         try:
             async with self.db.transaction() as s:
@@ -187,7 +197,7 @@ class Mirror:
                 stat = await repo.statistic(s, ours, lock=True)
                 if stat is None:
                     await store.discard(stored)
-                    return
+                    return None
                 row = await store.add_file(
                     s, stored, name=name, owner_id=stat.portal_user_id,
                     folder=stored.key.split("/", 1)[0], call_id=ours, source=source,
@@ -195,6 +205,7 @@ class Mirror:
                 )  # fmt: skip
                 await store.mark_replaced(s, stat.record_file_id, row)
                 stat.record_file_id, stat.call_record_url = row.id, url
+                return row.id
         except BaseException:
             await store.discard(stored)
             raise

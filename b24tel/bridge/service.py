@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.responses import Response
@@ -24,6 +25,7 @@ from b24tel.bridge.queue import CARDS, QUEUED, REGISTER, RETRY_CODES, Queue
 from b24tel.bridge.uploads import Uploads
 from b24tel.bridge.upstream import Answer, Upstream, UpstreamUnreachable
 from b24tel.clock import Clock
+from b24tel.recordings.links import signed_file_url
 from b24tel.rest.context import EndpointContext
 from b24tel.rest.envelope import COMMON_HEADERS, Timing, json_response, success_body
 from b24tel.rest.journal import Entry, JournalSink, Note, sanitize
@@ -52,10 +54,15 @@ class Bridge:
         self.uploads = uploads
         self.tz = mirror.tz
         self.observe: Observer = _unobserved
+        # bridge_record_mode = url: links to recordings kept here; None: content as it came
+        self.links: RecordLinks | None = None
 
     async def forward(self, method: str, params: dict[str, Any], note: Note, leg: Leg) -> Response:
         key = method.lower()
         waits = key in QUEUED and _can_wait(key, params)
+        copied = False
+        if key == ATTACH and self.links is not None and "FILE_CONTENT" in params:
+            params, copied = await self._as_link(params)
         # a write that waits is kept under the CALL_ID the connector sent, so that its
         # call's next writes find it and queue behind it
         sent = params
@@ -63,9 +70,11 @@ class Bridge:
         if call_id:
             pending, portal_id = await self.queue.waiting(call_id)
             if pending and waits:  # behind its call's earlier writes
-                return await self._keep(key, sent, note)
+                return await self._keep(key, sent, note, copied)
             if portal_id and portal_id != call_id:
                 params = {**params, "CALL_ID": portal_id}
+        if copied:  # the marker is ours, not the portal's
+            params = {k: v for k, v in params.items() if k != LOCAL_FILE}
         await self.pace.passed()
         try:
             answer = await self.upstream.call(method, params)
@@ -73,14 +82,14 @@ class Bridge:
             error = upstream_unreachable(str(exc))
             self.record(method, params, leg.request_id, None, None, error.code, error.description)
             if waits:
-                return await self._keep(key, sent, note)
+                return await self._keep(key, sent, note, copied)
             raise error from None
         # read only when someone needs it: the journal, or a write that may wait
         body = _json(answer.body) if self.journal.enabled or waits else None
         code, text = _error_of(body)
         if waits and retryable(answer.status, code):
             self.record(method, params, leg.request_id, answer, None, code, text)
-            return await self._keep(key, sent, note)
+            return await self._keep(key, sent, note, copied)
         result = body.get("result") if isinstance(body, dict) and answer.status == 200 else None
         shown = sanitize(body["result"]) if isinstance(body, dict) and "result" in body else None
         self.record(method, params, leg.request_id, answer, shown, code, text)
@@ -90,7 +99,7 @@ class Bridge:
                                              result)  # fmt: skip
             content = json.dumps({**(body or {}), "result": result}, ensure_ascii=False).encode()
             shown = sanitize(result)
-        elif code is None and result is not None:
+        elif code is None and result is not None and not copied:
             await self.mirror.copy(key, params, result)
         if code is None and key in QUEUED:
             await self._passed(key, params, result)
@@ -119,12 +128,26 @@ class Bridge:
 
         return await self.uploads.receive(ctx, record)
 
-    async def _keep(self, key: str, params: dict[str, Any], note: Note) -> Response:
+    async def _as_link(self, params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """``bridge_record_mode = url``: the recording kept here first, the portal given a
+        signed link to fetch it from (``LOCAL_FILE`` names it for the queue, which makes
+        the link afresh when it forwards a write that waited)."""
+        assert self.links is not None
+        file_id = await self.mirror.content_first(params)
+        if file_id is None:
+            return params, False
+        rest = {k: v for k, v in params.items() if k != "FILE_CONTENT"}
+        return {**rest, "RECORD_URL": self.links.url(file_id), LOCAL_FILE: file_id}, True
+
+    async def _keep(
+        self, key: str, params: dict[str, Any], note: Note, copied: bool = False
+    ) -> Response:
         """The write waits for the portal; the connector gets its answer now."""
         started = self.clock.time()
         call_id, number = await self.queue.add(key, params)
         result = local_result(key, call_id, number, params)
-        await self.mirror.copy(key, params, result)
+        if not copied:
+            await self.mirror.copy(key, params, result)
         note.result = sanitize(result)
         block = Timing(start=started, handler_start=started).block(self.clock.time(), self.tz)
         return json_response(success_body(result, block))
@@ -163,6 +186,24 @@ class Bridge:
 
     async def close(self) -> None:
         await self.upstream.close()
+
+
+# the recording kept here that a waiting attachRecord's RECORD_URL points at
+LOCAL_FILE = "_B24TEL_FILE_ID"
+
+
+@dataclass
+class RecordLinks:
+    """Signed links to recordings kept here, for the portal to fetch (``public_url``)."""
+
+    rest_url: str
+    ttl: int
+    clock: Clock
+    secret: str = field(default="", repr=False)  # the server's, loaded at start
+
+    def url(self, file_id: int) -> str:
+        expires = int(self.clock.time()) + self.ttl
+        return signed_file_url(self.secret, self.rest_url, file_id, expires, "bridge")
 
 
 # a call to the portal for the metrics: passed or forwarded, HTTP status (0: no answer), the

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
 from b24tel import deadline, masking
 from b24tel.bridge import encoding
+from b24tel.bridge.oauth import AppTokens, TokenRefused
 
 TRANSPORT_ERRORS = (httpx.TransportError,)
 T = TypeVar("T")
@@ -44,12 +46,35 @@ class Upstream:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout), verify=True, follow_redirects=False
         )
+        self.tokens: AppTokens | None = None  # a local application's, else a webhook
 
     def url_of(self, method: str) -> str:
         return f"{self.base}{method}.json"
 
+    def with_app(self, make: Callable[[httpx.AsyncClient], AppTokens]) -> None:
+        """Calls as a local application of the portal (``b24tel.bridge.oauth``)."""
+        self.tokens = make(self._client)
+
     async def call(self, method: str, params: dict[str, Any]) -> Answer:
-        """POST the call as JSON; the answer whatever its status."""
+        """POST the call as JSON; the answer whatever its status. As an application, an
+        ``expired_token`` answer refreshes the token and sends the call once more."""
+        if self.tokens is None:
+            return await self._post(self.url_of(method), params)
+        token = await self._token(self.tokens.current)
+        answer = await self._post(f"{self.url_of(method)}?auth={quote(token)}", params)
+        if answer.status == 401 and b"expired_token" in answer.body:
+            token = await self._token(lambda: self.tokens.refresh(token))  # type: ignore[union-attr]
+            answer = await self._post(f"{self.url_of(method)}?auth={quote(token)}", params)
+        return answer
+
+    async def _token(self, get: Callable[[], Awaitable[str]]) -> str:
+        try:
+            with deadline.paused():
+                return await get()
+        except TokenRefused as exc:
+            raise UpstreamUnreachable(str(exc)) from None
+
+    async def _post(self, url: str, params: dict[str, Any]) -> Answer:
         sent = 0
         body: Any
         if encoding.has_streamed(params):
@@ -62,8 +87,7 @@ class Upstream:
         try:
             # the portal's pace is not ours: upstream_timeout bounds it, not request_deadline
             with deadline.paused():
-                response = await self._client.post(self.url_of(method), content=body,
-                                                   headers=headers)  # fmt: skip
+                response = await self._client.post(url, content=body, headers=headers)
         except TRANSPORT_ERRORS as exc:
             raise UpstreamUnreachable(_why(exc)) from None
         return _answer(response, started, sent)

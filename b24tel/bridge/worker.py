@@ -16,7 +16,7 @@ from b24tel import errors
 from b24tel.bridge.encoding import FileText
 from b24tel.bridge.models import BridgeItem
 from b24tel.bridge.queue import CARDS, REGISTER, RETRY_CODES, Queue
-from b24tel.bridge.service import Bridge, retryable
+from b24tel.bridge.service import LOCAL_FILE, Bridge, retryable
 from b24tel.bridge.upstream import UpstreamUnreachable
 from b24tel.rest.journal import sanitize
 
@@ -79,6 +79,9 @@ class Forwarder:
             params["CALL_ID"] = portal_id
         if item.file_path:
             params["FILE_CONTENT"] = FileText(Path(item.file_path))
+        local_file = params.pop(LOCAL_FILE, None)
+        if local_file is not None and self.bridge.links is not None:  # a link made afresh
+            params["RECORD_URL"] = self.bridge.links.url(int(local_file))
         request_id = f"bridge-{item.id}"
         await self.bridge.pace.turn()
         try:

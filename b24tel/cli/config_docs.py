@@ -7,6 +7,7 @@ import dataclasses
 from typing import get_type_hints
 
 from b24tel.config import ENV_PREFIX, Settings
+from b24tel.config_bridge import BridgeSettings
 
 
 def render_docs() -> str:
@@ -30,7 +31,10 @@ def render_docs() -> str:
         "| Setting | Environment variable | Type | Default | Description |",
         "|---|---|---|---|---|",
     ]
-    for f in dataclasses.fields(Settings):
+    # the server's own settings first, then those of bridge mode (a class of their own)
+    bridge = {f.name for f in dataclasses.fields(BridgeSettings)}
+    ordered = sorted(dataclasses.fields(Settings), key=lambda f: f.name in bridge)
+    for f in ordered:
         default = f.default
         shown = "(empty)" if default == "" else f"`{default}`"
         help_text = f.metadata["help"]

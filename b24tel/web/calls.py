@@ -29,7 +29,7 @@ from b24tel.telephony.rules import Env
 from b24tel.web import live
 from b24tel.web import repository as repo
 from b24tel.web.bridge_page import STATES
-from b24tel.web.links import entity_link, portal_origin
+from b24tel.web.links import entity_link
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
 from b24tel.wire.numbers import ascii_int
@@ -113,7 +113,7 @@ def _row(
     people: dict[int, str],
     line_names: dict[str, str],
 ) -> dict[str, Any]:
-    entity = entity_link(portal_origin(services.settings), r.crm_entity_type, r.crm_entity_id,
+    entity = entity_link(services.settings.upstream_origin, r.crm_entity_type, r.crm_entity_id,
                          names)  # fmt: skip
     return {
         "call_id": r.call_id,
@@ -250,7 +250,7 @@ async def call_page(ctx: EndpointCtx) -> Response:
     current = recorded if recorded is not None and not recorded.deleted_at else None
     removed = GONE.get(recorded.deleted_reason or "") if recorded is not None else None
     operations = await queue_status.operations(services.db, stat.call_id) if bridged else []
-    portal = portal_origin(services.settings)
+    portal = services.settings.upstream_origin
     return page(
         ctx,
         me,

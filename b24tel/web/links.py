@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from b24tel.config import Settings
 from b24tel.crm.fields import ENTITIES
-
-
-def portal_origin(settings: Settings) -> str:
-    """``https://company.bitrix24.com`` of the upstream webhook; empty when this server is
-    the portal."""
-    return settings.upstream_url.split("/rest/", 1)[0] if settings.upstream_url else ""
 
 
 def entity_link(
@@ -22,7 +15,7 @@ def entity_link(
     names: dict[tuple[str, int], str],
 ) -> dict[str, Any] | None:
     """The record's kind, name and page; None when the call has none (or it is gone).
-    ``portal``: the portal's origin in bridge mode (``portal_origin``), else empty."""
+    ``portal``: the portal's origin in bridge mode (``Settings.upstream_origin``), else empty."""
     if entity_type not in ENTITIES or not entity_id:
         return None
     title = ENTITIES[entity_type].title

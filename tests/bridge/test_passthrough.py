@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import threading
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -327,3 +328,28 @@ def test_the_upstream_must_be_a_webhook_over_tls(url: str, allow: bool, message:
     with pytest.raises(SettingsError, match=message) as refused:
         Settings.load(env={}, upstream_url=url, upstream_allow_http=allow)
     assert "code" not in str(refused.value).replace("code>", "")
+
+
+OAUTH = {"upstream_client_id": "local.1", "upstream_client_secret": "s",
+         "upstream_refresh_token": "r"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"bridge_record_mode": "url"}, "needs public_url"),
+        ({"bridge_record_mode": "link"}, "content or url"),
+        ({"upstream_client_id": "local.1"}, "needs upstream_client_secret"),
+        (OAUTH, "upstream_url is https://<portal>/rest/"),
+    ],
+)
+def test_bridge_settings_that_cannot_work_are_refused(
+    changes: dict[str, str], message: str
+) -> None:
+    from b24tel.config import SettingsError
+
+    hook = "https://portal.example/rest/1/abcdef/"
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.load(env={}, upstream_url=hook, **changes)
+    if "upstream_client_id" in changes and "upstream_refresh_token" in changes:
+        Settings.load(env={}, upstream_url="https://portal.example/rest/", **changes)
