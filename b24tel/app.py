@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -132,7 +133,10 @@ def build_bridge(services: Services) -> Bridge | None:
     mirror = Mirror(db, services.recordings, services.fetcher, clock, services.tz,
                     settings.phone_region)  # fmt: skip
     uploads = Uploads(db, clock, upstream, mirror, services.recordings, settings.upload_url_ttl)
-    bridge = Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads)
+    read_batch = partial(
+        batch.ran_elsewhere, services.registry, services.input_limits, settings.data_dir
+    )
+    bridge = Bridge(upstream, services.journal, clock, queue, pace, mirror, uploads, read_batch)
     if settings.bridge_record_mode == "url":
         rest_url = settings.public_url.rstrip("/") + "/rest/"
         bridge.links = RecordLinks(rest_url, settings.download_link_ttl, clock)

@@ -70,7 +70,8 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for name in ("sqlalchemy", "httpx", "httpcore", "aiosqlite", "asyncio", "alembic", "moto",
-                 "botocore", "urllib3", "werkzeug", "faker", "hypothesis"):  # fmt: skip
+                 "botocore", "urllib3", "werkzeug", "faker", "hypothesis",
+                 "fast_bitrix24"):  # fmt: skip
         logging.getLogger(name).setLevel(logging.WARNING)
     LOG_FILE.append(path)
     yield path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class Bridge:
         pace: Pace,
         mirror: Mirror,
         uploads: Uploads,
+        read_batch: BatchReader,
     ) -> None:
         self.upstream = upstream
         self.journal = journal
@@ -52,6 +54,7 @@ class Bridge:
         self.pace = pace
         self.mirror = mirror
         self.uploads = uploads
+        self.read_batch = read_batch
         self.tz = mirror.tz
         self.observe: Observer = _unobserved
         # bridge_record_mode = url: links to recordings kept here; None: content as it came
@@ -84,8 +87,9 @@ class Bridge:
             if waits:
                 return await self._keep(key, sent, note, copied)
             raise error from None
-        # read only when someone needs it: the journal, or a write that may wait
-        body = _json(answer.body) if self.journal.enabled or waits else None
+        # read only when someone needs it: the journal, or a write to copy or that may wait
+        needed = self.journal.enabled or key in QUEUED or key == "batch"
+        body = _json(answer.body) if needed else None
         code, text = _error_of(body)
         if waits and retryable(answer.status, code):
             self.record(method, params, leg.request_id, answer, None, code, text)
@@ -94,20 +98,50 @@ class Bridge:
         shown = sanitize(body["result"]) if isinstance(body, dict) and "result" in body else None
         self.record(method, params, leg.request_id, answer, shown, code, text)
         content = answer.body
-        if isinstance(result, dict) and key == ATTACH and "uploadUrl" in result:
-            result = await self.uploads.ours(leg.caller, leg.rest_url, str(params["CALL_ID"]),
-                                             result)  # fmt: skip
-            content = json.dumps({**(body or {}), "result": result}, ensure_ascii=False).encode()
-            shown = sanitize(result)
-        elif code is None and result is not None and not copied:
-            await self.mirror.copy(key, params, result)
-        if code is None and key in QUEUED:
-            await self._passed(key, params, result)
+        if code is None and result is not None:
+            changed = await self._taken(key, params, result, leg, copied)
+            if changed is not None:
+                content = json.dumps({**(body or {}), "result": changed}).encode()
+                shown = sanitize(changed)
         note.result = shown
         if code is not None:
             note.error, note.error_description = code, text
         headers = {**COMMON_HEADERS, "Content-Type": answer.content_type}
         return Response(content, status_code=answer.status, headers=headers)
+
+    async def _taken(
+        self, key: str, params: dict[str, Any], result: Any, leg: Leg, copied: bool
+    ) -> Any:
+        """The portal took the call: its telephony writes copied and noted, inside a batch
+        too; an upload link it answered replaced by ours. The changed result, or None."""
+        if key == "batch" and isinstance(result, dict):
+            return await self._batch(params, result, leg)
+        if key == ATTACH and isinstance(result, dict) and "uploadUrl" in result:
+            call_id = str(params.get("CALL_ID", ""))
+            return await self.uploads.ours(leg.caller, leg.rest_url, call_id, result)
+        if key in QUEUED:
+            if not copied:
+                await self.mirror.copy(key, params, result)
+            await self._passed(key, params, result)
+        return None
+
+    async def _batch(self, params: dict[str, Any], result: dict[str, Any], leg: Leg) -> Any:
+        """Each command of a batch the portal ran, as if it had come alone (it is not
+        queued: the batch went as a whole)."""
+        answers = result.get("result")
+        changed = False
+        cmd = params.get("cmd", params.get("CMD"))
+        async with self.read_batch(cmd, result) as commands:
+            for key, method, sub in commands:
+                got = _answer_of(answers, key)
+                if got is None:
+                    continue  # it failed, or the batch halted before it
+                new = await self._taken(method.lower(), sub, got, leg, False)
+                if new is not None and isinstance(answers, dict):
+                    answers[key], changed = new, True
+                elif new is not None and isinstance(answers, list):
+                    answers[int(key)], changed = new, True
+        return result if changed else None
 
     async def _passed(self, key: str, params: dict[str, Any], result: Any) -> None:
         """Noted in the call's line; the portal has the write, so a failure here is logged,
@@ -188,6 +222,11 @@ class Bridge:
         await self.upstream.close()
 
 
+# a batch the portal ran, read as it ran it (b24tel.rest.batch.ran_elsewhere): its
+# command and the portal's answer in; each command's key, method and params out
+BatchReader = Callable[
+    [Any, dict[str, Any]], AbstractAsyncContextManager[list[tuple[str, str, dict[str, Any]]]]
+]
 # the recording kept here that a waiting attachRecord's RECORD_URL points at
 LOCAL_FILE = "_B24TEL_FILE_ID"
 
@@ -213,6 +252,14 @@ Observer = Callable[[str, int, str | None, float | None], None]
 
 def _unobserved(leg: str, status: int, error: str | None, seconds: float | None) -> None:
     pass
+
+
+def _answer_of(answers: Any, key: str) -> Any:
+    if isinstance(answers, dict):
+        return answers.get(key)
+    if isinstance(answers, list) and key.isdigit() and int(key) < len(answers):
+        return answers[int(key)]
+    return None
 
 
 def _json(body: bytes) -> Any:

@@ -9,8 +9,10 @@ did; their errors sit in ``result_error``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -27,9 +29,9 @@ from b24tel.rest.decoding import RawBody, check_values, decode_body, parse_query
 from b24tel.rest.guard import failure
 from b24tel.rest.journal import Note, sanitize
 from b24tel.rest.params import LegacyParams, php_truthy
-from b24tel.rest.phpquery import php_key
+from b24tel.rest.phpquery import InputLimits, php_key
 from b24tel.rest.platform import Platform
-from b24tel.rest.registry import Registry
+from b24tel.rest.registry import MethodSpec, Registry
 from b24tel.rest.spool import ANY_KEY, Body, LargeValue
 
 MAX_COMMANDS = 50
@@ -198,32 +200,10 @@ def _finished(
 async def _run_one(
     ctx: CallContext[Platform], state: _State, command: str | LargeValue, sub: Note | None
 ) -> pipeline.Outcome:
-    limits = ctx.services.input_limits
-    spilled: Body | None = None
+    spilled: list[Body] = []
     try:
-        if isinstance(command, LargeValue):
-            # a recording inside the command: its query goes to disk, never into memory
-            path, spilled = await asyncio.to_thread(_spill, command, ctx.settings.data_dir)
-        else:
-            path, _, query = command.partition("?")
-        name = unquote(path).strip().strip("/").removesuffix(".json")
-        registry = ctx.services.registry
-        # file links and batch itself are not sub-calls (docs/reference/protocol.md, "batch")
-        if registry.find_endpoint(name) is not None:
-            raise errors.batch_method_not_allowed()
-        spec = registry.find(name)
-        if spec is None:
-            raise errors.method_not_found()
-        if not spec.batch:
-            raise errors.batch_method_not_allowed()
-        if spilled is not None:
-            params = await decode_body(RawBody("form", spilled), spec.lazy, limits)
-        else:
-            params = await parse_query(query, limits)
-        check_values(params, spec.lazy)
-        params = state.resolve(params)
-        for name in AUTH_PARAMS:  # sub-calls run under the outer call's auth
-            params.pop(name, None)
+        spec, params = await _parsed(ctx.services.registry, ctx.services.input_limits,
+                                     ctx.settings.data_dir, state, command, spilled)  # fmt: skip
         if sub is not None:
             sub.method, sub.params = spec.name, sanitize(params)
         # a fault meets one command as it meets a call of its own: errors and delays
@@ -245,8 +225,72 @@ async def _run_one(
             request_id=ctx.request_id,
         )
     finally:
-        if spilled is not None:
-            spilled.close()
+        for body in spilled:
+            body.close()
+
+
+async def _parsed(
+    registry: Registry,
+    limits: InputLimits,
+    data_dir: str,
+    state: _State,
+    command: str | LargeValue,
+    spilled: list[Body],
+) -> tuple[MethodSpec, dict[str, Any]]:
+    """One command's method and params, its references resolved (a spooled body it needed
+    is added to ``spilled``, for the caller to close)."""
+    if isinstance(command, LargeValue):
+        # a recording inside the command: its query goes to disk, never into memory
+        path, body = await asyncio.to_thread(_spill, command, data_dir)
+        spilled.append(body)
+    else:
+        path, _, query = command.partition("?")
+    name = unquote(path).strip().strip("/").removesuffix(".json")
+    # file links and batch itself are not sub-calls (docs/reference/protocol.md, "batch")
+    if registry.find_endpoint(name) is not None:
+        raise errors.batch_method_not_allowed()
+    spec = registry.find(name)
+    if spec is None:
+        raise errors.method_not_found()
+    if not spec.batch:
+        raise errors.batch_method_not_allowed()
+    if isinstance(command, LargeValue):
+        params = await decode_body(RawBody("form", spilled[-1]), spec.lazy, limits)
+    else:
+        params = await parse_query(query, limits)
+    check_values(params, spec.lazy)
+    params = state.resolve(params)
+    for key in AUTH_PARAMS:  # sub-calls run under the outer call's auth
+        params.pop(key, None)
+    return spec, params
+
+
+@contextlib.asynccontextmanager
+async def ran_elsewhere(
+    registry: Registry, limits: InputLimits, data_dir: str, cmd: object, answer: dict[str, Any]
+) -> AsyncIterator[list[tuple[str, str, dict[str, Any]]]]:
+    """The commands of a batch another server ran (the portal behind a bridge), as it ran
+    them: each command's key, method and params, references resolved against that server's
+    ``answer`` (its ``result``, ``result_error``…). Commands this server cannot read are
+    left out; spooled ones are closed on exit."""
+    state = _State()
+    for section in state.sections:
+        found = answer.get("result" if section == "result" else f"result_{section}")
+        items = enumerate(found) if isinstance(found, list) else (found or {}).items()
+        state.sections[section] = {str(k): v for k, v in items}
+    spilled: list[Body] = []
+    read: list[tuple[str, str, dict[str, Any]]] = []
+    try:
+        for key, command in _commands(cmd)[:MAX_COMMANDS]:
+            if isinstance(command, str | LargeValue):
+                with contextlib.suppress(ApiError):
+                    spec, params = await _parsed(registry, limits, data_dir, state, command,
+                                                 spilled)  # fmt: skip
+                    read.append((str(key), spec.name, params))
+        yield read
+    finally:
+        for body in spilled:
+            body.close()
 
 
 def _spill(command: LargeValue, data_dir: str) -> tuple[str, Body]:

@@ -16,6 +16,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -353,3 +354,37 @@ def test_bridge_settings_that_cannot_work_are_refused(
         Settings.load(env={}, upstream_url=hook, **changes)
     if "upstream_client_id" in changes and "upstream_refresh_token" in changes:
         Settings.load(env={}, upstream_url="https://portal.example/rest/", **changes)
+
+
+async def test_a_batchs_telephony_writes_are_copied_and_its_upload_links_made_ours(
+    bridged: tuple[Harness, ServeProcess],
+) -> None:
+    """As a connector batching every call sends them (fast_bitrix24): references between
+    commands resolved from the portal's answer, a recording inside a command copied."""
+    h, upstream = bridged
+    await h.add_webhook(await h.add_user(name="Admin", admin=True), code="secretcode")
+    wav = (FIXTURES / "call-8k-mono.wav").read_bytes()
+    content = base64.b64encode(wav).decode()
+    async with httpx.AsyncClient(timeout=30) as web:
+        c = Connector(h.client, "/rest/1/secretcode/", web)
+        got = await c.call("batch", {"halt": 1, "cmd": {
+            "reg": "telephony.externalCall.register?USER_ID=1&PHONE_NUMBER=%2B79160001234&TYPE=2",
+            "fin": "telephony.externalCall.finish?CALL_ID=$result[reg][CALL_ID]&USER_ID=1"
+                   "&DURATION=12",
+            "rec": "telephony.externalCall.attachRecord?CALL_ID=$result[reg][CALL_ID]"
+                   "&FILENAME=a.wav&FILE_CONTENT=" + quote(content, safe=""),
+            "link": "telephony.externalCall.attachRecord?CALL_ID=$result[reg][CALL_ID]"
+                    "&FILENAME=b.wav",
+        }})  # fmt: skip
+        assert got["result_error"] == [] or got["result_error"] == {}
+        call_id = got["result"]["reg"]["CALL_ID"]
+        link = got["result"]["link"]["uploadUrl"]
+        assert link.startswith(LOCAL) and upstream.hook.rsplit("/", 2)[1] not in link
+        sent = await c.follow(link, files={"file": ("b.wav", wav)})
+        assert sent.status_code == 200, sent.text
+    async with h.db.transaction(readonly=True) as s:
+        stat = (await s.scalars(select(Statistic))).one()
+        files = (await s.scalars(select(RecordingFile).order_by(RecordingFile.id))).all()
+    assert (stat.call_id, stat.call_duration) == (call_id, 12)
+    assert [(f.name, f.source) for f in files] == [("a.wav", "content"), ("b.wav", "upload")]
+    assert stat.record_file_id == files[1].id
