@@ -112,9 +112,16 @@ class Queue:
             ))  # fmt: skip
 
     async def next_items(self, limit: int) -> list[BridgeItem]:
-        """The first waiting write of each call whose turn has come, oldest first."""
+        """The first waiting write of each call, oldest first — once the oldest waiting
+        write's turn has come: the portal gets the calls in the order they were made."""
         now = self.clock.now()
         async with self.db.transaction(readonly=True) as s:
+            head = await s.scalar(
+                select(BridgeItem.next_at).where(BridgeItem.state == "queued")
+                .order_by(BridgeItem.id).limit(1)
+            )  # fmt: skip
+            if head is None or head > now:
+                return []
             firsts = (
                 select(func.min(BridgeItem.id))
                 .where(BridgeItem.state == "queued")
@@ -166,26 +173,34 @@ class Queue:
             Path(item.file_path).unlink(missing_ok=True)
 
     async def later(self, item: BridgeItem, error: str, wait: float | None = None) -> None:
-        """Tried again after ``wait`` seconds, or with back-off (½, 1, 2 … 30 s)."""
+        """Tried again after ``wait`` seconds, or with back-off (½, 1, 2 … 30 s) — and the
+        whole queue with it: a portal that cannot take one write now takes none, and the
+        writes stay in the order they came."""
         attempts = item.attempts + 1
         if wait is None:
             wait = min(RETRY_MAX, 2.0 ** min(attempts, 10) / 4)
+        until = self.clock.now() + dt.timedelta(seconds=wait)
         async with self.db.transaction() as s:
             await s.execute(
-                update(BridgeItem).where(BridgeItem.id == item.id).values(
-                    attempts=attempts, error=error,
-                    next_at=self.clock.now() + dt.timedelta(seconds=wait),
-                )
+                update(BridgeItem).where(BridgeItem.id == item.id)
+                .values(attempts=attempts, error=error, next_at=until)
+            )  # fmt: skip
+            await s.execute(
+                update(BridgeItem)
+                .where(BridgeItem.state == "queued", BridgeItem.next_at < until)
+                .values(next_at=until)
             )  # fmt: skip
 
     async def all_now(self) -> None:
         """The portal answers again: every waiting write's turn is now, back-off or not."""
         now = self.clock.now()
         async with self.db.transaction() as s:
+            # a write another instance is forwarding holds a claim far past any back-off:
+            # it is left to that instance
             await s.execute(
                 update(BridgeItem)
-                .where(BridgeItem.state == "queued", BridgeItem.attempts > 0,
-                       BridgeItem.next_at > now)
+                .where(BridgeItem.state == "queued", BridgeItem.next_at > now,
+                       BridgeItem.next_at <= now + dt.timedelta(seconds=RETRY_MAX))
                 .values(next_at=now)
             )  # fmt: skip
         self.wake.set()

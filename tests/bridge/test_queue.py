@@ -154,11 +154,13 @@ async def test_a_rate_limited_register_waits_and_arrives(
     assert all(r["recording"] == WAV for r in rows)
 
 
-def bridge_cli(h: Harness, *args: str) -> str:
+async def bridge_cli(h: Harness, *args: str) -> str:
+    """A command beside the running bridge. In a thread: the bridge (this event loop) goes
+    on meanwhile — a blocked loop would hold a write it began while the command waits."""
     settings = h.services.settings
     env = {"B24TEL_DATABASE_URL": settings.database_url, "B24TEL_UPSTREAM_URL":
            settings.upstream_url, "B24TEL_UPSTREAM_ALLOW_HTTP": "true"}  # fmt: skip
-    return cli(Path(settings.data_dir), "bridge", *args, env=env)
+    return await asyncio.to_thread(cli, Path(settings.data_dir), "bridge", *args, env=env)
 
 
 async def test_an_operator_sees_the_queue_and_skips_or_retries_a_write(
@@ -169,20 +171,20 @@ async def test_an_operator_sees_the_queue_and_skips_or_retries_a_write(
     upstream.stop()
     await call_flow(h, 1)
     await asyncio.sleep(0.5)  # the forwarder has tried once
-    shown = json.loads(bridge_cli(h, "status", "--json"))
+    shown = json.loads(await bridge_cli(h, "status", "--json"))
     assert (shown["queued"], shown["failed"], shown["calls_waiting_for_a_portal_id"]) == (4, 0, 1)
     assert shown["upstream"].endswith("/rest/1/***/") and shown["oldest_queued"]
     attach = next(i for i in shown["items"] if i["method"].endswith("attachrecord"))
-    assert "skipped" in bridge_cli(h, "skip", str(attach["id"]))
+    assert "skipped" in await bridge_cli(h, "skip", str(attach["id"]))
     with ServeProcess(tmp_path / "upstream", port=port, env=PORTAL_ENV):
         await drained(h, failed=1)
         rows = await portal_calls(hook, recordings=False)
         assert [(r["CALL_DURATION"], r["RECORD_FILE_ID"]) for r in rows] == [("11", None)]
-        assert "queued again" in bridge_cli(h, "retry", str(attach["id"]))
+        assert "queued again" in await bridge_cli(h, "retry", str(attach["id"]))
         await drained(h)
         rows = await portal_calls(hook)
         assert [r["recording"] for r in rows] == [WAV]
-    text = bridge_cli(h, "status")
+    text = await bridge_cli(h, "status")
     assert "waiting: 0, failed: 0, forwarded: 4" in text and "***" in text
     code = hook.rstrip("/").rsplit("/", 1)[1]
     assert code not in text
