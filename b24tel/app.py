@@ -271,7 +271,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     presence = Presence(services.db, url=settings.base_url, delivers=settings.event_delivery)
     # bridge mode: the writes that waited for the portal go on to it
     forwarder = (
-        Forwarder(services.bridge, settings.bridge_card_max_age)
+        Forwarder(services.bridge, settings.bridge_card_max_age, settings.bridge_history_days)
         if isinstance(services.bridge, Bridge)
         else None
     )

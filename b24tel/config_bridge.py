@@ -49,6 +49,11 @@ class BridgeSettings:
     bridge_card_max_age: float = setting(
         60.0, "Seconds a waiting `show`/`hide` stays worth forwarding; older ones are dropped."
     )
+    bridge_history_days: int = setting(
+        30,
+        "Days a forwarded write stays listed (call pages, the Bridge page); waiting and "
+        "failed ones stay until they are forwarded or skipped.",
+    )
     bridge_record_mode: str = setting(
         "content",
         "How a recording sent as `FILE_CONTENT` goes on to the portal: `content` (streamed "
@@ -74,6 +79,8 @@ class BridgeSettings:
         message repeats them."""
         if not self.upstream_url:
             return
+        if self.bridge_history_days < 1:
+            raise SettingsError("bridge_history_days must be 1 or more")
         if self.bridge_record_mode not in RECORD_MODES:
             raise SettingsError("bridge_record_mode must be content or url")
         if self.bridge_record_mode == "url" and not public_url:

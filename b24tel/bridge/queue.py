@@ -19,10 +19,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from b24tel.bridge import encoding
-from b24tel.bridge.models import BridgeCall, BridgeItem
+from b24tel.bridge.models import BridgeCall, BridgeItem, BridgeUpload
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.recordings.models import RecordingFile
@@ -212,6 +212,18 @@ class Queue:
                 update(BridgeItem).where(BridgeItem.id == item.id)
                 .values(state="done", error=why, done_at=self.clock.now())
             )  # fmt: skip
+
+    async def prune(self, days: int) -> int:
+        """Forwarded writes older than ``days`` and upload links past their time go; the
+        number of writes removed."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            gone = await s.execute(
+                delete(BridgeItem).where(BridgeItem.state == "done",
+                                         BridgeItem.done_at < now - dt.timedelta(days=days))
+            )  # fmt: skip
+            await s.execute(delete(BridgeUpload).where(BridgeUpload.expires_at < now))
+        return int(gone.rowcount or 0)  # type: ignore[attr-defined]
 
     async def failed(self, item: BridgeItem, error: str) -> None:
         """The portal refused the write for good: it and what waits behind it for the same

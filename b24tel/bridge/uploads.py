@@ -14,7 +14,6 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete
 from starlette.responses import Response
 
 from b24tel.bridge.errors import upstream_unreachable
@@ -61,7 +60,6 @@ class Uploads:
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
         async with self.db.transaction() as s:
-            await s.execute(delete(BridgeUpload).where(BridgeUpload.expires_at < now))
             s.add(BridgeUpload(
                 token=token, call_id=call_id, portal_url=portal_url,
                 field_name=str(result.get("fieldName") or "file"), binding=binding(caller),

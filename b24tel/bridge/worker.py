@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,16 @@ log = logging.getLogger("b24tel.bridge")
 
 IDLE = 0.5  # seconds between looks at the queue when nothing woke the worker
 BATCH = 16
+PRUNE_EVERY = 3600.0  # seconds between prunings of the forwarded writes' history
 CLAIM = 120.0  # seconds an instance holds an item it forwards (far above upstream_timeout)
 
 
 class Forwarder:
-    def __init__(self, bridge: Bridge, card_max_age: float) -> None:
+    def __init__(self, bridge: Bridge, card_max_age: float, history_days: int = 30) -> None:
         self.bridge = bridge
         self.card_max_age = card_max_age
+        self.history_days = history_days
+        self._pruned = 0.0  # monotonic time of the last pruning
         self.queue: Queue = bridge.queue
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -50,6 +54,9 @@ class Forwarder:
         while not self._stopping:
             self.queue.wake.clear()
             try:
+                if time.monotonic() - self._pruned > PRUNE_EVERY:
+                    self._pruned = time.monotonic()
+                    await self.queue.prune(self.history_days)
                 items = await self.queue.next_items(BATCH)
                 for item in items:
                     if self._stopping:
