@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from sqlalchemy import update
 
 from b24tel.db.engine import Database
@@ -35,13 +35,13 @@ class AppTokens:
     def __init__(
         self,
         db: Database,
-        client: httpx.AsyncClient,
+        fetch: Callable[[str, dict[str, str]], Awaitable[tuple[int, Any]]],
         oauth_url: str,
         client_id: str,
         client_secret: str,
         refresh_token: str,
     ) -> None:
-        self.db, self.client, self.oauth_url = db, client, oauth_url
+        self.db, self.fetch, self.oauth_url = db, fetch, oauth_url
         self.client_id, self.client_secret = client_id, client_secret
         self.initial = refresh_token
         # which configured refresh token the kept pair grew from: a new one starts afresh
@@ -85,17 +85,14 @@ class AppTokens:
         query = {"grant_type": "refresh_token", "client_id": self.client_id,
                  "client_secret": self.client_secret, "refresh_token": refresh}  # fmt: skip
         try:
-            answer = await self.client.get(self.oauth_url, params=query)
-            body = answer.json()
-        except (httpx.TransportError, ValueError) as exc:
+            status, body = await self.fetch(self.oauth_url, query)
+        except Exception as exc:  # said without the URL: its query holds the secrets
             raise TokenRefused(
                 f"the portal's token endpoint failed ({type(exc).__name__})"
             ) from None
-        if answer.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-            why = body.get("error") if isinstance(body, dict) else None
-            raise TokenRefused(
-                f"the portal refused to refresh the token ({why or answer.status_code})"
-            )
+        if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+            code = body.get("error") if isinstance(body, dict) else None
+            raise TokenRefused(f"the portal refused to refresh the token ({code or status})")
         return body
 
     async def _keep(self, used: str, pair: dict[str, Any]) -> bool:
