@@ -199,7 +199,8 @@ PAGE_PATHS = ("/", "/login", "/login/link", "/logout", "/calls", "/calls.csv", "
               "/admin/requests.json",
               "/admin/requests/1", "/admin/deliveries", "/admin/deliveries/1/redeliver",
               "/admin/faults", "/admin/faults/1/remove", "/admin/users", "/admin/users/1",
-              "/admin/users/{junk}", "/healthz", "/readyz",
+              "/admin/users/{junk}", "/admin/bridge", "/admin/bridge/1/retry",
+              "/healthz", "/readyz",
               "/metrics")  # fmt: skip
 PAGE_KEYS = ("date_from", "date_to", "phone", "user", "direction", "status", "line",
              "recording", "transcript", "q", "entity", "sort", "order", "page", "number",
