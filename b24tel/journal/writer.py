@@ -62,6 +62,7 @@ class Journal:
         self.dropped = 0
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stopped = asyncio.Event()  # ends the wait between flushes at once
         # one flush at a time: a flush returns once everything recorded before it is
         # written, also what a flush already under way had taken from the buffer
         self._flushing = asyncio.Lock()
@@ -79,6 +80,7 @@ class Journal:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stopped.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -87,7 +89,8 @@ class Journal:
 
     async def _run(self) -> None:
         while not self._stopping:
-            await asyncio.sleep(FLUSH_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), FLUSH_INTERVAL)
             try:
                 await self.flush()
             except Exception:
