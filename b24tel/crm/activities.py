@@ -25,8 +25,8 @@ from b24tel.crm.models import Activity, ActivityCommunication
 from b24tel.db.filters import page
 from b24tel.errors import BusinessError
 from b24tel.paging import ListResult
-from b24tel.rest.params import NotAnArray, as_list, opt_int, opt_str
 from b24tel.users import lookup as users
+from b24tel.wire.php import NotAnArray, as_list, opt_int, opt_str
 
 
 def _communications_in(raw: object) -> list[dict[str, Any]]:

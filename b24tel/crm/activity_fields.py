@@ -24,7 +24,7 @@ from b24tel.crm.models import (
     Lead,
 )
 from b24tel.db.filters import FieldDef, Kind
-from b24tel.rest.params import as_list, opt_int
+from b24tel.wire.php import as_list, opt_int
 
 CALL = 2
 REST_TYPES = (1, 2, 4, 6)  # the only TYPE_IDs crm.activity.add accepts

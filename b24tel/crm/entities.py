@@ -20,7 +20,7 @@ from b24tel.crm.phone_search import normalized_key
 from b24tel.db.filters import FieldDef, build_order, build_where, page, parse_datetime
 from b24tel.paging import ListResult
 from b24tel.rest.envelope import iso
-from b24tel.rest.params import NotAnArray, as_list, loose_bool, opt_float, opt_int, opt_str
+from b24tel.wire.php import NotAnArray, as_list, loose_bool, opt_float, opt_int, opt_str
 
 FieldMap = dict[str, Any]
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from b24tel.rest.params import LegacyParams, OptInt, OptStr, PhpMap, UpperNames, as_list, opt_str
+from b24tel.rest.params import LegacyParams, OptInt, OptStr, PhpMap, UpperNames
+from b24tel.wire.php import as_list, opt_str
 
 
 def _communication_values(raw: Any) -> list[str] | None:

@@ -13,7 +13,7 @@ from b24tel.crm.entities import FieldMap, filtered_select
 from b24tel.crm.models import Status
 from b24tel.db.filters import FieldDef
 from b24tel.paging import ListResult
-from b24tel.rest.params import NotAnArray
+from b24tel.wire.php import NotAnArray
 
 _SEMANTICS = {"S": "success", "F": "failure"}
 

@@ -36,7 +36,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from b24tel import errors
 from b24tel.paging import PAGE_SIZE, ListResult
-from b24tel.rest.params import loose_bool, opt_float, opt_int
+from b24tel.wire.php import loose_bool, opt_float, opt_int
 
 Kind = Literal["int", "str", "bool", "yn", "datetime", "float"]
 

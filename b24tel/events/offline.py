@@ -20,8 +20,8 @@ from b24tel.events.schemas import OfflineClearParams, OfflineGetParams, OfflineL
 from b24tel.events.subscriptions import Who
 from b24tel.paging import ListResult
 from b24tel.rest.envelope import iso
-from b24tel.rest.params import NotAnArray
 from b24tel.wire.numbers import ascii_int
+from b24tel.wire.php import NotAnArray
 
 # a reservation that was never cleared frees its rows after this long
 RESERVATION = dt.timedelta(days=30)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from b24tel.rest.params import AnyList, LegacyParams, OptDict, OptInt, OptStr, PhpMap, opt_str
+from b24tel.rest.params import AnyList, LegacyParams, OptDict, OptInt, OptStr, PhpMap
+from b24tel.wire.php import opt_str
 
 
 def _lower(raw: Any) -> str:

@@ -21,8 +21,8 @@ from b24tel.events.models import EventBinding
 from b24tel.events.schemas import BindParams, EventsParams
 from b24tel.identity import Caller
 from b24tel.netguard import host_refusal
-from b24tel.rest.params import loose_bool
 from b24tel.users import lookup
+from b24tel.wire.php import loose_bool
 
 MAX_HANDLER = 2000
 

@@ -9,10 +9,10 @@ from b24tel import errors
 from b24tel.journal import queries
 from b24tel.journal.models import JournalRow
 from b24tel.rest.envelope import json_response
-from b24tel.rest.params import php_int
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx
 from b24tel.users import lookup
+from b24tel.wire.php import php_int
 
 GET = frozenset({"GET"})
 

@@ -17,9 +17,9 @@ from b24tel.recordings import repository as repo
 from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
 from b24tel.rest.envelope import COMMON_HEADERS
-from b24tel.rest.params import opt_int
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx, Services
+from b24tel.wire.php import opt_int
 
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 

@@ -14,9 +14,10 @@ from b24tel.paging import ListResult
 from b24tel.rest.context import CallContext
 from b24tel.rest.envelope import Timing
 from b24tel.rest.journal import Note
-from b24tel.rest.params import ParseContext, php_int
+from b24tel.rest.params import ParseContext
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import MethodSpec
+from b24tel.wire.php import php_int
 
 log = logging.getLogger("b24tel.rest")
 

@@ -13,21 +13,10 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from b24tel.phones import strip_to_dialable
-from b24tel.rest.params import (
-    LegacyParams,
-    OptStr,
-    Params,
-    ParseContext,
-    PhpInt,
-    PhpTruthy,
-    as_dict,
-    opt_float,
-    opt_str,
-    php_int,
-    php_truthy,
-)
+from b24tel.rest.params import LegacyParams, OptStr, Params, ParseContext, PhpInt, PhpTruthy
 from b24tel.rest.spool import LargeValue
 from b24tel.users.lookup import inner_digits
+from b24tel.wire.php import as_dict, opt_float, opt_str, php_int, php_truthy
 
 _NUMERIC = re.compile(r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$")
 

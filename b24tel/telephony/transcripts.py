@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from b24tel.rest.params import opt_str, php_int
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Transcript, TranscriptLine
 from b24tel.telephony.schemas import TranscriptionParams
+from b24tel.wire.php import opt_str, php_int
 
 SIDES = ("Client", "User")
 

@@ -8,12 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import errors
 from b24tel.paging import ListResult
-from b24tel.rest.params import NoParams, opt_int
+from b24tel.rest.params import NoParams
 from b24tel.rest.registry import Registry
 from b24tel.services import Ctx
 from b24tel.users import lookup, oauth, search, service
 from b24tel.users import repository as repo
 from b24tel.users.schemas import UserFieldsParams, UserGetParams
+from b24tel.wire.php import opt_int
 
 USER_SCOPES = frozenset({"user_basic", "user_brief"})
 

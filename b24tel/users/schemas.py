@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from b24tel.db.filters import split_key
-from b24tel.rest.params import AnyList, LegacyParams, OptDict, OptStr, Params, loose_bool
+from b24tel.rest.params import AnyList, LegacyParams, OptDict, OptStr, Params
 from b24tel.users.search import USER_FIELDS
 from b24tel.users.service import UserFields
+from b24tel.wire.php import loose_bool
 
 
 class UserGetParams(Params):

@@ -19,10 +19,10 @@ from b24tel.journal import replay as replaying
 from b24tel.journal.admin import requested_entry
 from b24tel.rest.endpoint import page_form
 from b24tel.rest.envelope import encode_json
-from b24tel.rest.params import php_int
 from b24tel.services import EndpointCtx
 from b24tel.web.render import HEADERS, Viewer, page, viewer
 from b24tel.wire.numbers import ascii_int
+from b24tel.wire.php import php_int
 
 FILTERS = ("method", "caller", "status", "since", "kind")
 # what the value of each valued effect looks like (the page's hint and its error)

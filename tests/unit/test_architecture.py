@@ -4,13 +4,21 @@ know no feature, nothing imports in a circle, no module outgrows 400 lines."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "b24tel"
-FEATURES = {"users", "crm", "telephony", "recordings", "events", "journal", "admin", "ops", "web",
-            "bridge"}  # fmt: skip
-# composition-level modules: they may know everything, and nothing below may know them
+# the ground floor and the protocol layer; composition-level modules may know everything,
+# and nothing below may know them; every other package is a feature
+GROUND = {"db", "wire"}
+PROTOCOL = {"rest"}
 COMPOSITION = {"app", "services", "tables", "cli", "simulate"}
+FEATURES = (
+    {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    - GROUND
+    - PROTOCOL
+    - COMPOSITION
+)
 MAX_LINES = 400
 
 
@@ -57,6 +65,20 @@ def test_protocol_and_database_layers_import_no_feature() -> None:
     assert lower, "no modules found"
     offenders = {
         m: sorted(i for i in graph[m] if _layer(i) in FEATURES | COMPOSITION) for m in lower
+    }
+    assert {m: i for m, i in offenders.items() if i} == {}
+
+
+def test_the_ground_floor_imports_nothing_above_it() -> None:
+    """``db/`` knows no REST; ``wire/`` knows nothing of b24tel but itself."""
+    graph = _graph()
+    offenders = {
+        m: sorted(i for i in graph[m] if _layer(i) == "rest" or _layer(i) in FEATURES)
+        for m in graph
+        if _layer(m) == "db"
+    }
+    offenders |= {
+        m: sorted(i for i in graph[m] if _layer(i) != "wire") for m in graph if _layer(m) == "wire"
     }
     assert {m: i for m, i in offenders.items() if i} == {}
 
@@ -117,3 +139,33 @@ def test_no_module_over_400_lines() -> None:
         and (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def named_in_architecture_doc() -> list[tuple[str, str]]:
+    """``package/module`` and ``package/module.Name`` as docs/architecture.md names them."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir()}
+    found = []
+    for match in re.finditer(r"\b([a-z_]+)/([a-z_]+)(?:\.py)?(?:\.([A-Za-z_]+))?", text):
+        package, module, name = match.groups()
+        if package in packages and package != "docs":
+            found.append((f"b24tel.{package}.{module}", name or ""))
+    return found
+
+
+def test_every_module_and_name_the_architecture_doc_names_exists() -> None:
+    missing = []
+    for module, name in named_in_architecture_doc():
+        path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+        package_dir = PACKAGE.parent / module.replace(".", "/")
+        if not path.is_file() and not package_dir.is_dir():
+            missing.append(module)
+        elif name and path.is_file():
+            defined = {
+                n.name
+                for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            }
+            if name not in defined:
+                missing.append(f"{module}.{name}")
+    assert named_in_architecture_doc() and missing == []
