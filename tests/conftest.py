@@ -102,8 +102,13 @@ def _tree() -> set[str] | None:
     return {p for p in paths if not p.startswith(TOOL_CACHES) and "__pycache__" not in p}
 
 
+def _worker(session: pytest.Session) -> bool:
+    """A pytest-xdist worker (the tests run there; the controller only gathers)."""
+    return hasattr(session.config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    found = _tree()
+    found = _tree() if not _worker(session) else None
     if found is not None:
         TREE_STATE.append(found)
 
@@ -117,21 +122,40 @@ def _report(session: pytest.Session, title: str, lines: list[str]) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when it changed the source tree (tests write only to temporary
-    directories), or when the server log holds a secret: an issued one, or anything that
-    looks like a webhook code, token or password that was not masked."""
-    after = _tree()
-    if TREE_STATE and after is not None and after != TREE_STATE[0]:
-        changed = sorted(after ^ TREE_STATE[0])
-        _report(session, f"the run changed the source tree ({len(changed)} paths):", changed)
+def _leaks() -> list[str]:
+    """Lines of this process's server log that hold a secret: an issued one, or anything
+    that looks like a webhook code, token or password that was not masked."""
     if not LOG_FILE or not LOG_FILE[0].exists():
-        return
+        return []
     leaks = []
     for number, line in enumerate(LOG_FILE[0].read_text(encoding="utf-8").splitlines(), 1):
         found = [s for s in ISSUED_SECRETS if s and s in line]
         if found or logs.redact(line) != line:
             leaks.append(f"{LOG_FILE[0]}:{number}: {line[:300]}")
+    return leaks
+
+
+LEAKS_FILE = "secret-leaks.txt"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when it changed the source tree (tests write only to temporary
+    directories), or when a server log holds a secret. With pytest-xdist each worker scans
+    its own log (it knows the secrets it handed out) and leaves what it found beside it;
+    the controller, which decides the run's outcome, reports them all."""
+    if _worker(session):
+        leaks = _leaks()
+        if leaks and LOG_FILE:
+            (LOG_FILE[0].parent / LEAKS_FILE).write_text("\n".join(leaks), encoding="utf-8")
+        return
+    after = _tree()
+    if TREE_STATE and after is not None and after != TREE_STATE[0]:
+        changed = sorted(after ^ TREE_STATE[0])
+        _report(session, f"the run changed the source tree ({len(changed)} paths):", changed)
+    leaks = _leaks()
+    basetemp = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    for found in sorted(basetemp.glob(f"popen-gw*/{LEAKS_FILE}")):
+        leaks += found.read_text(encoding="utf-8").splitlines()
     if leaks:
         _report(session, f"secrets in the server log ({len(leaks)} lines):", leaks)
 
