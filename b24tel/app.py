@@ -64,7 +64,6 @@ from b24tel.rest.limits import (
     SharedOperatingLimiter,
     SharedRateLimiter,
 )
-from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
 from b24tel.services import Services
 from b24tel.telephony import methods as telephony_methods
@@ -74,6 +73,7 @@ from b24tel.web import methods as web_methods
 from b24tel.web.live import CardHub
 from b24tel.web.render import page_error
 from b24tel.web.sessions import Sessions
+from b24tel.wire.phpquery import InputLimits
 
 
 def build_registry() -> Registry:

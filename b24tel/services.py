@@ -22,9 +22,9 @@ from b24tel.rest.context import CallContext, EndpointContext
 from b24tel.rest.faults import FaultSource
 from b24tel.rest.journal import JournalSink
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
-from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.platform import Passthrough, RequestMetrics
 from b24tel.rest.registry import Registry
+from b24tel.wire.phpquery import InputLimits
 
 
 @dataclass

@@ -8,7 +8,7 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode
 
-from b24tel.rest import phpquery
+from b24tel.wire import phpquery
 from b24tel.wire.secrets import same_secret
 
 SIGNATURE_HEADER = "X-B24tel-Signature"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from b24tel.rest import links
 from b24tel.rest.context import CallContext
+from b24tel.wire import links
 
 PURPOSE = "download"
 

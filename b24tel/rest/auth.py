@@ -11,8 +11,8 @@ from urllib.parse import unquote_plus
 
 from b24tel import errors
 from b24tel.identity import Caller
-from b24tel.rest import phpquery
 from b24tel.rest.platform import Platform
+from b24tel.wire import phpquery
 
 AUTH_PARAMS = ("auth", "access_token")
 # no spelling of a credential's name is longer (`access_token`, every letter escaped)

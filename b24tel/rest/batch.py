@@ -29,11 +29,11 @@ from b24tel.rest.decoding import RawBody, check_values, decode_body, parse_query
 from b24tel.rest.guard import failure
 from b24tel.rest.journal import Note, sanitize
 from b24tel.rest.params import LegacyParams
-from b24tel.rest.phpquery import InputLimits, php_key
 from b24tel.rest.platform import Platform
 from b24tel.rest.registry import MethodSpec, Registry
 from b24tel.rest.spool import ANY_KEY, Body, LargeValue
 from b24tel.wire.php import php_truthy
+from b24tel.wire.phpquery import InputLimits, php_key
 
 MAX_COMMANDS = 50
 MAX_METHOD = 4096  # a method name and its path never come near this

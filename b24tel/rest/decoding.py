@@ -25,8 +25,7 @@ from urllib.parse import unquote_plus
 from python_multipart.multipart import parse_options_header
 
 from b24tel import errors
-from b24tel.rest import jsonbody, multipart, phpquery
-from b24tel.rest.phpquery import DEFAULT_LIMITS, InputLimits
+from b24tel.rest import jsonbody, multipart
 from b24tel.rest.spool import (
     CHUNK,
     LAZY_THRESHOLD,
@@ -38,6 +37,8 @@ from b24tel.rest.spool import (
     is_lazy,
     spool,
 )
+from b24tel.wire import phpquery
+from b24tel.wire.phpquery import DEFAULT_LIMITS, InputLimits
 
 # decoding more than this runs in a worker thread
 INLINE_LIMIT = 64 * 1024

@@ -27,7 +27,7 @@ from b24tel import errors
 from b24tel.config_values import spool_dir
 from b24tel.errors import ApiError, BusinessError
 from b24tel.identity import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Caller
-from b24tel.rest import auth, faults, links, pipeline
+from b24tel.rest import auth, faults, pipeline
 from b24tel.rest.context import EndpointContext
 from b24tel.rest.decoding import (
     BodyRules,
@@ -43,6 +43,7 @@ from b24tel.rest.envelope import Timing, json_response, render_error, success_bo
 from b24tel.rest.journal import Note, encoding_of, sanitize
 from b24tel.rest.platform import Leg, Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec, passthrough_spec
+from b24tel.wire import links
 from b24tel.wire.numbers import ascii_int
 from b24tel.wire.secrets import same_secret
 

@@ -21,8 +21,8 @@ import secrets
 from typing import Any
 
 from b24tel import errors
-from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.spool import CHUNK, LAZY_THRESHOLD, Body, LargeValue, LazyPaths, is_lazy
+from b24tel.wire.phpquery import InputLimits
 
 # a JSON escape, so the reduced document stays valid JSON; the nonce keeps a client's own
 # string from passing for a placeholder

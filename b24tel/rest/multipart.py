@@ -10,8 +10,6 @@ from typing import IO, Any
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from b24tel import errors
-from b24tel.rest import phpquery
-from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.spool import (
     LAZY_THRESHOLD,
     SPOOL_MEMORY,
@@ -22,6 +20,8 @@ from b24tel.rest.spool import (
     drain,
     is_lazy,
 )
+from b24tel.wire import phpquery
+from b24tel.wire.phpquery import InputLimits
 
 # a body without credentials elsewhere must name them within this many parts
 CREDENTIALS_WITHIN_PARTS = 100

@@ -17,8 +17,8 @@ from b24tel.rest.authcache import AuthCache
 from b24tel.rest.faults import FaultSource
 from b24tel.rest.journal import JournalSink, Note
 from b24tel.rest.limits import OperatingLimiter, RateLimiter
-from b24tel.rest.phpquery import InputLimits
 from b24tel.rest.registry import Registry
+from b24tel.wire.phpquery import InputLimits
 
 
 class RequestMetrics(Protocol):

@@ -18,13 +18,13 @@ from b24tel.identity import Caller
 from b24tel.recordings.errors import FetchError, IngestError, NotARecording
 from b24tel.recordings.fetcher import file_name_from_url
 from b24tel.recordings.service import StoredRecording, folder_of
-from b24tel.rest import links
 from b24tel.rest.spool import LargeValue
 from b24tel.services import Ctx, Services
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Statistic
 from b24tel.telephony.schemas import AttachRecordParams
+from b24tel.wire import links
 
 # FILE_CONTENT (and the base64 half of a [name, base64] pair) may be streamed from the body
 LAZY = frozenset({("FILE_CONTENT",), ("FILE_CONTENT", 1)})

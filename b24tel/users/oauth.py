@@ -8,13 +8,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from b24tel.rest import phpquery
 from b24tel.rest.decoding import BodyRules, decode_body, read_body
 from b24tel.rest.envelope import json_response
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx
 from b24tel.users import errors, tokens
 from b24tel.users.tokens import TokenPair
+from b24tel.wire import phpquery
 
 MAX_TOKEN_REQUEST = 64 * 1024
 

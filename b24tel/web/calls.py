@@ -19,7 +19,6 @@ from b24tel.events.models import Delivery
 from b24tel.recordings.download import GONE
 from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
-from b24tel.rest import links
 from b24tel.rest.endpoint import page_form
 from b24tel.rest.envelope import COMMON_HEADERS
 from b24tel.services import EndpointCtx, Services
@@ -32,6 +31,7 @@ from b24tel.web.bridge_page import STATES
 from b24tel.web.links import entity_link
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
 from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
+from b24tel.wire import links
 from b24tel.wire.numbers import ascii_int
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -15,7 +15,7 @@ import pytest
 import b24tel
 from b24tel.clock import Clock
 from b24tel.config import Settings
-from b24tel.rest import phpquery
+from b24tel.wire import phpquery
 from tests.conftest import WEBHOOK_CODE, Harness, make_harness
 from tests.helpers import err, ok
 

@@ -415,8 +415,8 @@ async def test_upload_refusals(harness: Harness, hook: str, fake_clock: FakeCloc
 async def test_upload_for_unfinished_call(harness: Harness, hook: str) -> None:
     """An upload link can only be issued for a finished call; a forged one for an open call
     is refused after the body was read (the reference's order: part, extension, call)."""
-    from b24tel.rest import links
     from b24tel.telephony.records import UPLOAD_PREFIX
+    from b24tel.wire import links
 
     call_id = ok(
         await harness.call(

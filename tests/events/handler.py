@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from b24tel.events import payload
-from b24tel.rest import phpquery
+from b24tel.wire import phpquery
 from tests.conftest import free_port
 
 

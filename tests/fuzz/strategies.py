@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from b24tel.app import build_registry
 from b24tel.crm.activity_fields import FIELDS as ACTIVITY_FIELDS
 from b24tel.crm.fields import ENTITIES
-from b24tel.rest import phpquery
 from b24tel.telephony.statistics import FIELDS as STAT_FIELDS
 from b24tel.users.search import USER_FIELDS
+from b24tel.wire import phpquery
 
 REGISTRY = build_registry()
 METHODS = [m.name for m in REGISTRY.all()]

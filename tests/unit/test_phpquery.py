@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24tel.rest import phpquery
+from b24tel.wire import phpquery
 
 
 @pytest.mark.parametrize(
