@@ -37,10 +37,12 @@ from b24tel.db.engine import open_database
 from b24tel.db.listen import Listener
 from b24tel.errors import ApiError
 from b24tel.events import methods as event_methods
+from b24tel.events import outbox
 from b24tel.events.delivery import Worker
 from b24tel.faults import admin as faults_admin
 from b24tel.faults import service as fault_rules
 from b24tel.faults.engine import Faults
+from b24tel.files import methods as recording_methods
 from b24tel.identity import AUTH_CHANNEL
 from b24tel.journal import admin as journal_admin
 from b24tel.journal.writer import Journal
@@ -48,7 +50,6 @@ from b24tel.ops import methods as ops_methods
 from b24tel.ops.instances import Presence
 from b24tel.ops.maintenance import Maintenance
 from b24tel.ops.metrics import Metrics
-from b24tel.recordings import methods as recording_methods
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import LocalStorage, open_storage
@@ -181,6 +182,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         journal=journal,
         faults=Faults(db, clock),
         metrics=Metrics(),
+        outbox=outbox.emit,
     )
     services.bridge = build_bridge(services)
     return services

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,6 @@ from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
-from b24tel.events import outbox
 from b24tel.identity import Authenticator, SessionResolver
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
@@ -25,6 +25,16 @@ from b24tel.rest.limits import OperatingLimiter, RateLimiter
 from b24tel.rest.platform import Passthrough, RequestMetrics
 from b24tel.rest.registry import Registry
 from b24tel.wire.phpquery import InputLimits
+
+
+class Outbox(Protocol):
+    """Raises an event inside a unit of work (``b24tel.events.outbox.emit``, handed in by
+    the composition root: the container knows no feature)."""
+
+    async def __call__(
+        self, session: AsyncSession, now: dt.datetime, secret: str, event: str,
+        data: dict[str, Any], *, entity: str, user_id: int | None, only_app: int | None = None,
+    ) -> list[int]: ...  # fmt: skip
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Services:
     journal: JournalSink
     faults: FaultSource
     metrics: RequestMetrics
+    outbox: Outbox
     # bridge mode: calls passed on to the portal (docs/bridge.md); None: this is the portal
     bridge: Passthrough | None = None
     # loaded from the database at start-up (or taken from the settings)
@@ -70,7 +81,7 @@ class Services:
         only_app: int | None = None,
     ) -> list[int]:
         """Raise ``event`` inside the caller's unit of work (b24tel.events.outbox)."""
-        return await outbox.emit(
+        return await self.outbox(
             session, self.clock.now(), self.secret, event, data, entity=entity,
             user_id=user_id, only_app=only_app,
         )  # fmt: skip

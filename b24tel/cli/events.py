@@ -16,12 +16,12 @@ from sqlalchemy import select
 from b24tel import logs, masking
 from b24tel.cli.admin import apps, webhooks
 from b24tel.cli.base import Ctx, run_services
+from b24tel.cli.waiting import WAIT, report_deliveries
 from b24tel.errors import ApiError
 from b24tel.events import fairness, lifecycle, outbox, outgoing
 from b24tel.events.delivery import Worker
 from b24tel.events.models import Delivery
 from b24tel.events.subscriptions import check_handler
-from b24tel.events.waiting import WAIT, report_deliveries
 from b24tel.ops import instances
 from b24tel.services import Services
 from b24tel.telephony import click as portal_calls

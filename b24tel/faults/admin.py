@@ -10,10 +10,10 @@ from starlette.responses import Response
 from b24tel import errors
 from b24tel.faults import service
 from b24tel.faults.rules import RuleError, describe
-from b24tel.journal.admin import admin_only
 from b24tel.rest.envelope import json_response
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx
+from b24tel.users.gate import admin_only
 from b24tel.wire.php import php_int
 
 MAX_RULE = 64 * 1024

@@ -11,16 +11,10 @@ from b24tel.journal.models import JournalRow
 from b24tel.rest.envelope import json_response
 from b24tel.rest.registry import Registry
 from b24tel.services import EndpointCtx
-from b24tel.users import lookup
+from b24tel.users.gate import admin_only
 from b24tel.wire.php import php_int
 
 GET = frozenset({"GET"})
-
-
-async def admin_only(ctx: EndpointCtx) -> None:
-    assert ctx.caller is not None  # a caller endpoint
-    async with ctx.services.db.transaction(readonly=True) as s:
-        await lookup.require_admin(s, ctx.caller.user_id)
 
 
 async def list_requests(ctx: EndpointCtx) -> Response:

@@ -16,7 +16,7 @@ from b24tel import errors, phones
 from b24tel.bridge import status as queue_status
 from b24tel.crm.models import Activity
 from b24tel.events.models import Delivery
-from b24tel.recordings.download import GONE
+from b24tel.files.download import GONE
 from b24tel.recordings.links import PURPOSE
 from b24tel.recordings.models import RecordingFile
 from b24tel.rest.endpoint import page_form

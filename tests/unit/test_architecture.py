@@ -174,3 +174,27 @@ def test_every_module_and_name_the_architecture_doc_names_exists() -> None:
             if name not in defined:
                 missing.append(f"{module}.{name}")
     assert named_in_architecture_doc() and missing == []
+
+
+def test_no_cycle_between_packages() -> None:
+    """Package by package (``telephony`` → ``crm``…), type-checking imports included: the
+    service container knows no feature, features use it and each other one way."""
+    edges: dict[str, set[str]] = {}
+    for module, imported in _graph().items():
+        for other in imported:
+            if _layer(module) != _layer(other):
+                edges.setdefault(_layer(module), set()).add(_layer(other))
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            here = todo.pop()
+            for nxt in edges.get(here, ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    assert edges and sorted(p for p in edges if reaches(p, p)) == []

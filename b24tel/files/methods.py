@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from b24tel.recordings import download
-from b24tel.recordings.download import live_file
+from b24tel.files import download
+from b24tel.files.download import live_file
+from b24tel.files.schemas import FileGetParams
 from b24tel.recordings.links import file_url_for
 from b24tel.recordings.models import RecordingFile
-from b24tel.recordings.schemas import FileGetParams
 from b24tel.rest.registry import Registry
 from b24tel.services import Ctx
 
