@@ -15,6 +15,7 @@ from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
 from b24tel.telephony.models import Call, MissedCall, Statistic
+from b24tel.telephony.outcomes import ANSWERED, MISSED, default_code
 from b24tel.telephony.rules import INCOMING_TYPES, Env, require_active, resolve_user
 from b24tel.telephony.schemas import FinishParams
 from b24tel.users import lookup as users
@@ -40,7 +41,7 @@ def failed_code(status_code: str, duration: int) -> str:
     duration and 304 (missed) without one."""
     if status_code and status_code != "0":
         return status_code
-    return "200" if duration > 0 else "304"
+    return default_code(duration)
 
 
 async def finish(
@@ -183,7 +184,7 @@ async def _call_activity(
 ) -> int:
     bindings = await _bindings(session, env, call, stat)
     kind, code = call.incoming, stat.call_failed_code
-    missed = kind in ("2", "4") and code == "304"
+    missed = kind in ("2", "4") and code == MISSED
     primary = (TYPE_IDS.get(call.crm_entity_type or ""), call.crm_entity_id)
     vote = stat.call_vote or 0
     spec = crm_calls.CallActivity(
@@ -203,7 +204,7 @@ async def _call_activity(
         settings={"MISSED_CALL": True} if missed else {},
         # the reference checks an int against a string here and never says CALLBACK
         provider_type_id="CALLBACK" if kind == "4" else "CALL",
-        result_stream={"1": 2, "2": 1, "3": 1, "4": 3}.get(kind, 0) if code == "200" else 4,
+        result_stream={"1": 2, "2": 1, "3": 1, "4": 3}.get(kind, 0) if code == ANSWERED else 4,
         result_mark=2 if vote > 3 else (1 if vote >= 1 else 0),
     )
     return await crm_calls.create_call_activity(session, spec, env.now)
@@ -228,7 +229,7 @@ async def _description(session: AsyncSession, call: Call, duration: int) -> str:
 
 
 async def _missed_calls(session: AsyncSession, call: Call, stat: Statistic) -> None:
-    if stat.call_failed_code == "304" and call.incoming in INCOMING_TYPES:
+    if stat.call_failed_code == MISSED and call.incoming in INCOMING_TYPES:
         session.add(
             MissedCall(
                 id=stat.id,
@@ -237,5 +238,5 @@ async def _missed_calls(session: AsyncSession, call: Call, stat: Statistic) -> N
                 portal_user_id=stat.portal_user_id,
             )
         )
-    elif stat.call_failed_code == "200" and call.incoming == "1":
+    elif stat.call_failed_code == ANSWERED and call.incoming == "1":
         await repo.link_missed_callbacks(session, stat.phone_number, stat.id, stat.call_start_date)

@@ -24,13 +24,14 @@ from b24tel.rest.envelope import COMMON_HEADERS
 from b24tel.services import EndpointCtx, Services
 from b24tel.telephony import click, statistics
 from b24tel.telephony.models import Statistic, Transcript, TranscriptLine
+from b24tel.telephony.outcomes import DIRECTIONS, outcome
 from b24tel.telephony.rules import Env
 from b24tel.web import live
 from b24tel.web import repository as repo
 from b24tel.web.bridge_page import STATES
 from b24tel.web.links import entity_link
 from b24tel.web.render import HEADERS, Viewer, local_time, page, viewer
-from b24tel.web.repository import DIRECTIONS, PAGE_SIZE, CallFilter, CallQuery
+from b24tel.web.repository import PAGE_SIZE, CallFilter, CallQuery
 from b24tel.wire import links
 from b24tel.wire.numbers import ascii_int
 
@@ -59,8 +60,7 @@ CSV_COLUMNS = (
 
 
 def status_of(stat: Statistic) -> str:
-    code = stat.call_failed_code
-    return "answered" if code == "200" else "missed" if code == "304" else "failed"
+    return outcome(stat.call_failed_code)
 
 
 def play_url(services: Services, file_id: int, user_id: int) -> str:

@@ -15,10 +15,11 @@ from b24tel.crm.fields import ENTITIES, EntityDef
 from b24tel.crm.models import Multifield
 from b24tel.crm.statuses import status_items
 from b24tel.services import EndpointCtx
+from b24tel.telephony.outcomes import DIRECTIONS
 from b24tel.web import repository as repo
 from b24tel.web.calls import _query, _row
 from b24tel.web.render import local_time, page, viewer
-from b24tel.web.repository import DIRECTIONS, CallFilter
+from b24tel.web.repository import CallFilter
 from b24tel.wire.numbers import ascii_int
 
 PAGE = 50

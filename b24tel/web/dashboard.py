@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.recordings.models import RecordingFile
 from b24tel.telephony.models import Statistic
+from b24tel.telephony.outcomes import ANSWERED
 from b24tel.web import repository as repo
 
 WIDTH, HEIGHT = 720, 160
@@ -44,7 +45,7 @@ async def figures(
     since = now - dt.timedelta(days=30)
     mine = [Statistic.portal_user_id == user_id] if user_id is not None else []
     hour = _hour_key(dialect)
-    answered = func.sum(case((Statistic.call_failed_code == "200", 1), else_=0))
+    answered = func.sum(case((Statistic.call_failed_code == ANSWERED, 1), else_=0))
     stmt = (
         select(hour, func.count(), answered)
         .where(Statistic.call_start_date >= since, *mine)

@@ -29,11 +29,11 @@ from b24tel.errors import ApiError
 from b24tel.services import EndpointCtx
 from b24tel.telephony import repository as calls
 from b24tel.telephony.models import Call, CallCard, ExternalLine
+from b24tel.telephony.outcomes import DIRECTIONS
 from b24tel.telephony.repository import CARD_CHANNEL, CARDS
 from b24tel.web import repository as repo
 from b24tel.web.links import entity_link
 from b24tel.web.render import HEADERS, Viewer, page
-from b24tel.web.repository import DIRECTIONS
 
 HEARTBEAT = 15.0  # a comment line keeps proxies from closing an idle stream
 STREAM_LIFETIME = 300.0  # then the browser reconnects (EventSource does by itself)

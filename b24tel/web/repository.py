@@ -16,6 +16,7 @@ from b24tel import phones
 from b24tel.crm.fields import ENTITIES
 from b24tel.db.engine import Database
 from b24tel.telephony.models import ExternalLine, Statistic, Transcript, TranscriptLine
+from b24tel.telephony.outcomes import DIRECTIONS, with_outcome
 from b24tel.users.models import User
 from b24tel.wire.numbers import ascii_int
 
@@ -30,7 +31,6 @@ SORTS = {
     "user": Statistic.portal_user_id,
 }
 # CALL_TYPE (docs/reference/telephony.md, "register")
-DIRECTIONS = {"1": "outgoing", "2": "incoming", "3": "incoming, redirected", "4": "callback"}
 # CALL_FAILED_CODE: 200 answered, 304 missed; any other code failed
 STATUSES = ("answered", "missed", "failed")
 
@@ -113,12 +113,8 @@ def _conditions(
         where.append(Statistic.portal_user_id == user_id)
     if f.direction in DIRECTIONS:
         where.append(Statistic.incoming == f.direction)
-    if f.status == "answered":
-        where.append(Statistic.call_failed_code == "200")
-    elif f.status == "missed":
-        where.append(Statistic.call_failed_code == "304")
-    elif f.status == "failed":
-        where.append(Statistic.call_failed_code.not_in(["200", "304"]))
+    if (by_outcome := with_outcome(f.status)) is not None:
+        where.append(by_outcome)
     if f.line:
         where.append(Statistic.portal_number == f.line)
     if f.recording in ("yes", "no"):
