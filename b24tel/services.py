@@ -14,6 +14,7 @@ from b24tel.background import Background
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
+from b24tel.db.hot import Tx
 from b24tel.identity import Authenticator, SessionResolver
 from b24tel.recordings.fetcher import SafeFetcher
 from b24tel.recordings.service import Recordings
@@ -32,7 +33,7 @@ class Outbox(Protocol):
     the composition root: the container knows no feature)."""
 
     async def __call__(
-        self, session: AsyncSession, now: dt.datetime, secret: str, event: str,
+        self, where: AsyncSession | Tx, now: dt.datetime, secret: str, event: str,
         data: dict[str, Any], *, entity: str, user_id: int | None, only_app: int | None = None,
     ) -> list[int]: ...  # fmt: skip
 
@@ -72,7 +73,7 @@ class Services:
 
     async def emit(
         self,
-        session: AsyncSession,
+        session: AsyncSession | Tx,
         event: str,
         data: dict[str, Any],
         *,

@@ -45,6 +45,7 @@ class Statement:
     sql: str
     params: Any
     many: bool = False
+    literal: bool = False  # the SQL as SQLite ran it, values written into it
 
 
 @dataclass
@@ -89,8 +90,19 @@ async def _record(database_url: str, kind: str) -> Recorded:
 
         @event.listens_for(engine, "before_cursor_execute")
         def executed(conn, cursor, sql, params, context, many):  # type: ignore[no-untyped-def]
-            if recording:
+            if recording and not sqlite:
                 statements.append(Statement(sql, params, many))
+
+        def traced(sql: str) -> None:
+            if recording and not sql.startswith("PRAGMA"):
+                statements.append(Statement(sql, None, literal=True))
+
+        @event.listens_for(engine, "connect")
+        def connected(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # SQLite: every statement as the driver ran it, the hot path's own calls on
+            # sqlite3 (b24tel.db.hot) as well as SQLAlchemy's
+            if sqlite:
+                dbapi_conn._connection._conn.set_trace_callback(traced)
 
         @event.listens_for(engine, "begin")
         def began(conn):  # type: ignore[no-untyped-def]
@@ -99,7 +111,7 @@ async def _record(database_url: str, kind: str) -> Recorded:
 
         @event.listens_for(engine, "commit")
         def committed(conn):  # type: ignore[no-untyped-def]
-            if recording:
+            if recording and not sqlite:
                 statements.append(Statement("COMMIT", None))
 
         path = "/rest/" + hook.split("/rest/", 1)[1]
@@ -130,10 +142,14 @@ async def _record(database_url: str, kind: str) -> Recorded:
                 recording = False
                 unique.append(call_id)
         for st in statements:
-            for value in _values(st.params):
+            for value in _values(st.params) + _quoted(st.sql if st.literal else ""):
                 if isinstance(value, str) and KEY.match(value) and value not in unique:
                     unique.append(value)
         return Recorded(statements, unique, 1 if kind == "register" else 3)
+
+
+def _quoted(sql: str) -> list[str]:
+    return re.findall(r"'([^']*)'", sql)
 
 
 def _values(params: Any) -> list[Any]:
@@ -183,6 +199,8 @@ def replay_sqlite(path: str, rec: Recorded, seconds: float) -> float:
         for st in rec.statements:
             if st.sql == "COMMIT":
                 conn.execute("COMMIT")
+            elif st.literal:
+                conn.execute(_fresh(st.sql, rec.unique, suffix)).fetchall()
             elif st.many:
                 conn.executemany(st.sql, _fresh(st.params, rec.unique, suffix))
             else:

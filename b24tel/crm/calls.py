@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.crm import repository as repo
@@ -19,26 +19,36 @@ from b24tel.crm.bindings import bind
 from b24tel.crm.entities import Env, add
 from b24tel.crm.fields import ENTITIES, LEAD
 from b24tel.crm.models import Activity, ActivityCommunication, Deal
+from b24tel.db.hot import Query, Tx, as_tx
 
 # activity owner types by entity (CONTACT → 3 …)
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4}
 
 
+def _open_deals(column: Any) -> Query:
+    return Query(
+        select(Deal.id).where(column == bindparam("owner"), Deal.closed == "N").order_by(Deal.id)
+    )
+
+
+_OPEN_DEALS = {"CONTACT": _open_deals(Deal.contact_id), "COMPANY": _open_deals(Deal.company_id)}
+
+
 async def activity_bindings(
-    session: AsyncSession, entities: list[tuple[str, int]]
+    where: AsyncSession | Tx, entities: list[tuple[str, int]]
 ) -> list[list[int]]:
     """Owner pairs for a call's activity: the entities, plus the open deals of a contact or
     company, without repeats."""
+    tx = await as_tx(where) if entities else None
     out: list[list[int]] = []
     for entity_type, entity_id in entities:
         type_id = TYPE_IDS.get(entity_type)
-        if type_id is None:
+        if type_id is None or tx is None:
             continue
         out.append([type_id, entity_id])
-        column = {"CONTACT": Deal.contact_id, "COMPANY": Deal.company_id}.get(entity_type)
-        if column is not None:
-            stmt = select(Deal.id).where(column == entity_id, Deal.closed == "N").order_by(Deal.id)
-            out += [[2, d] for d in (await session.execute(stmt)).scalars()]
+        deals = _OPEN_DEALS.get(entity_type)
+        if deals is not None:
+            out += [[2, d] for (d,) in await tx.rows(deals, owner=entity_id)]
     unique: list[list[int]] = []
     for pair in out:
         if pair not in unique:

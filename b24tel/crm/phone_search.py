@@ -5,14 +5,17 @@ searchCrmEntities answers, and crm.duplicate.findbycomm (docs/reference/crm.md,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
+from sqlalchemy import String, bindparam, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import phones
 from b24tel.crm import repository as repo
 from b24tel.crm.fields import ENTITIES
-from b24tel.crm.models import Company, CrmRow, Deal, Lead
+from b24tel.crm.models import Multifield
+from b24tel.db.hot import Query, Tx, as_tx
 
 # searchCrmEntities groups its answer in this order
 SEARCH_ORDER = ("CONTACT", "LEAD", "COMPANY")
@@ -40,36 +43,53 @@ class Match:
         return ENTITIES[self.entity_type].owner_type_id
 
 
-def display_name(obj: CrmRow) -> str:
-    if isinstance(obj, Company | Deal):
-        return obj.title or ""
-    person = " ".join(p for p in (obj.name, obj.last_name) if p)
-    return person or (obj.title if isinstance(obj, Lead) else None) or ""
+def _display(title: str | None, name: str | None, last_name: str | None) -> str:
+    """Companies and deals by their title; people by name, a lead without one by its
+    title."""
+    person = " ".join(p for p in (name, last_name) if p)
+    return person or title or ""
 
 
-async def search_phone(session: AsyncSession, number: str, region: str) -> list[Match]:
+@functools.cache
+def _owners_of_phone(type_name: str) -> Query:
+    """The entities of one type with a phone of this normal form, with what a match
+    shows — one index lookup on (type_id, normalized) and one by primary key."""
+    model = ENTITIES[type_name].model
+    table = model.__table__
+    c = table.c
+    none = literal(None, String())
+    owners = select(Multifield.entity_id).where(
+        Multifield.type_id == "PHONE",
+        Multifield.normalized == bindparam("key"),
+        Multifield.entity_type == type_name,
+    )
+    return Query(
+        select(
+            c.id, c.assigned_by_id,
+            c.title if "title" in c else none,
+            c.name if "name" in c else none,
+            c.last_name if "last_name" in c else none,
+            c.status_semantic_id if "status_semantic_id" in c else none,
+            c.date_modify,
+        ).where(c.id.in_(owners))
+    )  # fmt: skip
+
+
+async def search_phone(where: AsyncSession | Tx, number: str, region: str) -> list[Match]:
     """Every contact, lead and company with this number, grouped CONTACT, LEAD, COMPANY,
     best-ranked first within a group."""
     key = phones.normalize(number, region)
     if key is None:
         return []
-    owners = await repo.owners_by_value(session, "PHONE", [key], SEARCH_ORDER)
+    tx = await as_tx(where)
     matches: list[Match] = []
     for type_name in SEARCH_ORDER:
-        entity = ENTITIES[type_name]
-        ids = [i for t, i in owners if t == type_name]
-        for obj in await repo.get_many(session, entity, ids):
-            active = not (isinstance(obj, Lead) and obj.status_semantic_id in ("S", "F"))
-            matches.append(
-                Match(
-                    type_name,
-                    obj.id,
-                    obj.assigned_by_id,
-                    display_name(obj),
-                    active,
-                    obj.date_modify,
-                )
-            )
+        for id_, assigned, title, name, last_name, semantic, modified in await tx.rows(
+            _owners_of_phone(type_name), key=key
+        ):
+            active = not (type_name == "LEAD" and semantic in ("S", "F"))
+            display = _display(title, name, last_name)
+            matches.append(Match(type_name, id_, assigned, display, active, modified))
     rank = {t: i for i, t in enumerate(SEARCH_ORDER)}
     matches.sort(
         key=lambda m: (rank[m.entity_type], not m.active, -m.date_modify.timestamp(), -m.entity_id)
@@ -77,12 +97,12 @@ async def search_phone(session: AsyncSession, number: str, region: str) -> list[
     return matches
 
 
-async def find_by_phone(session: AsyncSession, number: str, region: str) -> list[Match]:
+async def find_by_phone(where: AsyncSession | Tx, number: str, region: str) -> list[Match]:
     """The entities a call from ``number`` is matched to: contacts and companies first,
     leads only when neither matched; one per type (the best-ranked: active, most recently
     modified); primary order contact → lead → company. The first element is the primary
     entity."""
-    found = await search_phone(session, number, region)
+    found = await search_phone(where, number, region)
     best: dict[str, Match] = {}
     for m in found:
         best.setdefault(m.entity_type, m)

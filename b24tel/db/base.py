@@ -60,7 +60,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 # --- the write check ------------------------------------------------------------------------
 
 
-def _column_problem(name: str, column: Any, value: Any) -> errors.ApiError | None:
+def column_problem(name: str, column: Any, value: Any) -> errors.ApiError | None:
     kind = column.type
     if isinstance(kind, TypeDecorator):
         kind = kind.impl
@@ -100,6 +100,6 @@ def _check_rows(session: Session, _context: Any, _instances: Any) -> None:
             value = obj.__dict__.get(prop.key)
             if value is None:
                 continue
-            problem = _column_problem(prop.key.upper(), prop.columns[0], value)
+            problem = column_problem(prop.key.upper(), prop.columns[0], value)
             if problem is not None:
                 raise problem

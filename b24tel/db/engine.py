@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from b24tel import errors
 from b24tel.db import sqlite_driver
+from b24tel.db.hot import CoreTx, Lane, SqliteTx, Tx
 from b24tel.db.outage import Outage, away
 from b24tel.errors import ApiError
 
@@ -130,6 +131,9 @@ def _sqlite_setup(engine: AsyncEngine, busy_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
+        driver = conn.connection.dbapi_connection
+        if getattr(driver, "inline", False) and driver.in_transaction():
+            return  # a hot unit's ORM session joins the transaction the unit began (db/hot)
         write = conn.get_execution_options().get("b24tel_write", True)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -147,6 +151,48 @@ class Database:
         # called with a unit of work's ``session.info`` once it has committed (the event
         # worker wakes up when a transaction wrote deliveries)
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
+        self._lane = Lane(self.engine, limits.statement) if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def hot(self) -> AsyncIterator[Tx]:
+        """A write unit of work of the hot path (``b24tel.db.hot``): Core statements on the
+        driver, at most one hand-off on SQLite; the same guarantees as ``transaction``."""
+        if self._lane is None:
+            async with self.transaction() as session:
+                yield await CoreTx.of(session)
+            return
+        await self._turn_to_write()
+        try:
+            async with self._lane_unit(self._lane) as tx:
+                yield tx
+        finally:
+            self._write_lock.release()
+
+    @asynccontextmanager
+    async def _lane_unit(self, lane: Lane) -> AsyncIterator[SqliteTx]:
+        begun = False
+        try:
+            tx = await lane.begin()
+            begun = True
+            try:
+                yield tx
+                await lane.commit(tx)
+            except BaseException:
+                await lane.rollback(tx)
+                raise
+        except ApiError:
+            raise
+        except Exception as exc:
+            kind = away(exc, connecting=not begun)
+            if kind is None:
+                raise
+            await lane.close()  # opened afresh by the next unit
+            self.outage.failed(kind, exc)
+            raise errors.database_unavailable() from exc
+        self.outage.answered()
+        if tx.info:
+            for hook in self.after_commit:
+                hook(tx.info)
 
     @asynccontextmanager
     async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
@@ -201,4 +247,6 @@ class Database:
                 hook(info)
 
     async def dispose(self) -> None:
+        if self._lane is not None:
+            await self._lane.close()
         await self.engine.dispose()

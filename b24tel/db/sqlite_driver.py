@@ -50,24 +50,36 @@ _POLL = (0.0001, 0.0005)
 def _begin_write(conn: sqlite3.Connection) -> _Outcome:
     # the connection's busy timeout (``database_statement_timeout``) bounds the polling too
     busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    deadline = time.monotonic() + busy_ms / 1000
+    begin_write(conn, busy_ms / 1000)
+    return None, -1, None, None
+
+
+def begin_write(conn: sqlite3.Connection, seconds: float) -> None:
+    """BEGIN IMMEDIATE, trying again every few tenths of a millisecond for ``seconds``."""
+    busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + seconds
     conn.execute("PRAGMA busy_timeout=0")  # no sleeping in SQLite's handler: we poll
     try:
         while True:
             try:
                 conn.execute(BEGIN_WRITE)
-                return None, -1, None, None
+                return
             except sqlite3.OperationalError as exc:
-                if not _busy(exc) or time.monotonic() > deadline:
+                if not is_busy(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(random.uniform(*_POLL))
     finally:
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
+def is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log back into the database file, as far as readers allow."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -144,8 +156,16 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _statement(self, operation: Any, parameters: Any, *, many: bool) -> None:
         driver = self._connection
+        outcome: _Outcome
+        if getattr(self._adapt_connection, "inline", False):
+            # a hot unit's connection (b24tel.db.hot.Lane): it holds the write lock, so the
+            # statement runs in place, without a hand-off
+            outcome = _run(driver._conn, operation, parameters, many)
+            self._description, self._rowcount, self._lastrowid, rows = outcome
+            self._rows = collections.deque(rows or ())
+            return
         async with self._adapt_connection._execute_mutex:
-            outcome: _Outcome = await driver._execute(_run, driver._conn, operation, parameters,
+            outcome = await driver._execute(_run, driver._conn, operation, parameters,
                                                       many)  # fmt: skip
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows or ())
@@ -158,8 +178,27 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("inline",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.inline = False  # set by b24tel.db.hot.Lane on the connection it keeps
+
+    def commit(self) -> None:
+        if self.inline:
+            self._connection._conn.commit()
+        else:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self.inline:
+            self._connection._conn.rollback()
+        else:
+            super().rollback()
+
+    def in_transaction(self) -> bool:
+        return bool(self._connection._conn.in_transaction)
 
 
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):

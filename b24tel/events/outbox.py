@@ -10,16 +10,18 @@ happened. The delivery worker sends them after the commit.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from b24tel.db.hot import Query, Tx, as_tx, insert, scalar
 from b24tel.events import catalog
 from b24tel.events.models import Delivery, EventBinding, OfflineEvent, OutgoingWebhook
 from b24tel.events.payload import application_token
@@ -35,8 +37,12 @@ def entity_key(kind: str, entity_id: object) -> str:
 
 
 def app_token(secret: str, app: App) -> str:
-    generation = str(int(app.installed_at.timestamp() * 1e6)) if app.installed_at else "0"
-    return application_token(secret, "app", app.id, generation)
+    return application_token(secret, "app", app.id, _generation(app.installed_at))
+
+
+def _generation(installed_at: dt.datetime | None) -> str:
+    """An installation's mark in its application token: a reinstall changes the token."""
+    return str(int(installed_at.timestamp() * 1e6)) if installed_at else "0"
 
 
 def outgoing_token(secret: str, hook: OutgoingWebhook) -> str:
@@ -57,31 +63,52 @@ async def enqueue(
     auth_user_id: int | None = None,
 ) -> Delivery:
     """One delivery to one handler."""
-    delivery = Delivery(
-        idempotency_key=uuid.uuid4().hex,
-        event=event,
-        handler=handler,
+    delivery = Delivery(**_delivery(
+        now, token=token, event=event, data=data, handler=handler, entity=entity,
         binding_id=binding.id if binding else None,
         app_id=binding.app_id if binding else app_id,
         outgoing_id=binding.outgoing_id if binding else None,
         auth_user_id=auth_user_id,
-        application_token=token,
-        data=data,
-        # one handler gets the events about one entity in the order they happened
-        ordering_key=f"{hashlib.sha1(handler.encode()).hexdigest()[:20]}|{entity}"[:255],
-        status="pending",
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-        status_codes="",
-    )
+    ))  # fmt: skip
     session.add(delivery)
-    await _wake_after_commit(session)
+    await _wake_after_commit(await as_tx(session))
     return delivery
 
 
+def _delivery(
+    now: dt.datetime, *, token: str, event: str, data: Any, handler: str, entity: str,
+    binding_id: int | None, app_id: int | None, outgoing_id: int | None,
+    auth_user_id: int | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A delivery row's values."""
+    return {
+        "idempotency_key": uuid.uuid4().hex,
+        "event": event,
+        "handler": handler,
+        "binding_id": binding_id,
+        "app_id": app_id,
+        "outgoing_id": outgoing_id,
+        "auth_user_id": auth_user_id,
+        "application_token": token,
+        "data": data,
+        # one handler gets the events about one entity in the order they happened
+        "ordering_key": f"{hashlib.sha1(handler.encode()).hexdigest()[:20]}|{entity}"[:255],
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "status_codes": "",
+    }
+
+
+_NEW_DELIVERY = insert(Delivery, list(_delivery(
+    dt.datetime.now(dt.UTC), token="", event="", data=None, handler="", entity="",
+    binding_id=None, app_id=None, outgoing_id=None, auth_user_id=None,
+)))  # fmt: skip
+
+
 async def emit(
-    session: AsyncSession,
+    where: AsyncSession | Tx,
     now: dt.datetime,
     secret: str,
     event: str,
@@ -100,28 +127,42 @@ async def emit(
     definition = catalog.find(event)
     if definition is None:
         raise ValueError(f"unknown event {event}")
-    written: list[Delivery] = []
-    for binding, app, hook in await _bindings(session, event, only_app, definition.app_only):
-        if binding.offline:
-            if app is not None and not (connector and connector == binding.auth_connector):
-                await _queue_offline(session, now, secret, binding, app, event, data, entity,
-                                     user_id)  # fmt: skip
+    tx = await as_tx(where)
+    written: list[int] = []
+    for bound in await _bindings(tx, event, only_app, definition.app_only):
+        if bound.offline:
+            if bound.app_live and not (connector and connector == bound.auth_connector):
+                await _offline(tx, now, secret, bound, event, data, entity, user_id)
             continue
-        if app is not None:
-            token, auth_user = app_token(secret, app), binding.auth_type or user_id
-        elif hook is not None:
-            token, auth_user = outgoing_token(secret, hook), None
+        if bound.app_live and bound.app_id is not None:
+            token = application_token(secret, "app", bound.app_id, bound.app_generation)
+            auth_user = bound.auth_type or user_id
+        elif bound.hook_id is not None:
+            token, auth_user = application_token(secret, "outgoing", bound.hook_id, "1"), None
         else:
             continue
-        written.append(
-            await enqueue(
-                session, now, token=token, event=event, data=data, handler=binding.handler,
-                entity=entity, binding=binding, auth_user_id=auth_user,
-            )
+        values = _delivery(
+            now, token=token, event=event, data=data, handler=bound.handler, entity=entity,
+            binding_id=bound.id, app_id=bound.app_id, outgoing_id=bound.outgoing_id,
+            auth_user_id=auth_user,
         )  # fmt: skip
+        written.append(int(await scalar(tx, _NEW_DELIVERY, **values)))
     if written:
+        await _wake_after_commit(tx)
+    return written
+
+
+async def _offline(
+    tx: Tx, now: dt.datetime, secret: str, bound: Bound, event: str, data: Any, entity: str,
+    user_id: int | None,
+) -> None:  # fmt: skip
+    """The offline queue (rare beside a call's events) stays on the ORM."""
+    session = await tx.session()
+    binding = await session.get(EventBinding, bound.id)
+    app = await session.get(App, bound.app_id)
+    if binding is not None and app is not None:
+        await _queue_offline(session, now, secret, binding, app, event, data, entity, user_id)
         await session.flush()
-    return [d.id for d in written]
 
 
 # the live bindings of every event, read once per transaction (register raises two events);
@@ -134,42 +175,70 @@ def _forget_bindings(session: Session, _context: Any) -> None:
     session.info.pop(_MEMO, None)
 
 
-@functools.cache
-def _live_bindings() -> Select[EventBinding, App, OutgoingWebhook]:
+@dataclass(frozen=True)
+class Bound:
+    """A live subscriber's binding, as emit needs it."""
+
+    id: int
+    app_id: int | None
+    outgoing_id: int | None
+    event: str
+    handler: str
+    auth_type: int
+    offline: bool
+    auth_connector: str
+    app_live: bool
+    app_generation: str
+    hook_id: int | None
+
+
+def _live_bindings() -> Query:
     live_app = and_(App.id.is_not(None), App.revoked_at.is_(None), App.installed_at.is_not(None))
     live_hook = and_(OutgoingWebhook.id.is_not(None), OutgoingWebhook.revoked_at.is_(None))
-    return (
-        select(EventBinding, App, OutgoingWebhook)
+    b = EventBinding
+    return Query(
+        select(
+            b.id, b.app_id, b.outgoing_id, b.event, b.handler, b.auth_type, b.offline,
+            b.auth_connector, App.id, App.revoked_at, App.installed_at, OutgoingWebhook.id,
+        )
         .outerjoin(App, App.id == EventBinding.app_id)
         .outerjoin(OutgoingWebhook, OutgoingWebhook.id == EventBinding.outgoing_id)
         .where(or_(live_app, live_hook))
         .order_by(EventBinding.id)
-    )
+    )  # fmt: skip
 
 
-async def _bindings(
-    session: AsyncSession, event: str, only_app: int | None, app_only: bool
-) -> list[tuple[EventBinding, App | None, OutgoingWebhook | None]]:
+_LIVE_BINDINGS = _live_bindings()
+
+
+def _bound(row: Sequence[Any]) -> Bound:
+    id_, app_id, outgoing_id, event, handler, auth_type, offline, connector = row[:8]
+    app, app_revoked, installed_at, hook = row[8:]
+    live = app is not None and app_revoked is None and installed_at is not None
+    return Bound(
+        id_, app_id, outgoing_id, event, handler, auth_type or 0, bool(offline), connector or "",
+        live, _generation(installed_at), hook,
+    )  # fmt: skip
+
+
+async def _bindings(tx: Tx, event: str, only_app: int | None, app_only: bool) -> list[Bound]:
     """Bindings of live subscribers: installed, unrevoked applications and unrevoked
     outgoing webhooks."""
-    rows = session.info.get(_MEMO)
+    rows = tx.info.get(_MEMO)
     if rows is None:
-        stmt = _live_bindings()
-        rows = [(b, a, h) for b, a, h in (await session.execute(stmt)).all()]
-        session.info[_MEMO] = rows
+        rows = tx.info[_MEMO] = [_bound(r) for r in await tx.rows(_LIVE_BINDINGS)]
     out = []
-    for binding, app, hook in rows:
-        if binding.event != event:
+    for bound in rows:
+        if bound.event != event:
             continue
-        app_live = app is not None and app.revoked_at is None and app.installed_at is not None
         if only_app is not None:
-            wanted = app_live and binding.app_id == only_app
+            wanted = bound.app_live and bound.app_id == only_app
         elif app_only:
-            wanted = app_live
+            wanted = bound.app_live
         else:
-            wanted = app_live or hook is not None
+            wanted = bound.app_live or bound.hook_id is not None
         if wanted:
-            out.append((binding, app if app_live else None, hook))
+            out.append(bound)
     return out
 
 
@@ -256,15 +325,18 @@ def _min_timeout(options: dict[str, Any] | None) -> float:
 
 async def wake_workers(session: AsyncSession) -> None:
     """After this commit, deliveries made due again (a redelivery) go out at once."""
-    await _wake_after_commit(session)
+    await _wake_after_commit(await as_tx(session))
 
 
-async def _wake_after_commit(session: AsyncSession) -> None:
+_WAKE = Query(text(f"SELECT pg_notify('{CHANNEL}', '')"))
+
+
+async def _wake_after_commit(tx: Tx) -> None:
     """Mark the unit of work so this process's worker wakes after the commit; on
     PostgreSQL also tell the other instances (NOTIFY is delivered at commit, and not at
     all on rollback)."""
-    if session.info.get(WROTE):
+    if tx.info.get(WROTE):
         return
-    session.info[WROTE] = True
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"SELECT pg_notify('{CHANNEL}', '')"))
+    tx.info[WROTE] = True
+    if tx.dialect == "postgresql":
+        await tx.rows(_WAKE)

@@ -7,11 +7,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.hot import Tx
+
 
 class EventSink(Protocol):
     async def emit(
         self,
-        session: AsyncSession,
+        session: AsyncSession | Tx,
         event: str,
         data: dict[str, Any],
         *,
@@ -23,7 +25,7 @@ class EventSink(Protocol):
 
 async def crm_changed(
     sink: EventSink,
-    session: AsyncSession,
+    session: AsyncSession | Tx,
     kind: str,
     action: str,
     entity_id: int,

@@ -17,11 +17,12 @@ import datetime as dt
 import logging
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, bindparam, delete, func, select, text
 
 from b24tel import errors
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
+from b24tel.db.hot import Query, Tx, insert, scalar
 from b24tel.journal.models import JournalRow
 from b24tel.rest.journal import Entry
 
@@ -31,6 +32,14 @@ BUFFER = 20_000
 _TABLE = cast(Table, JournalRow.__table__)
 _FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
 PRUNE_LOCK = {"key": 0x62323474656C4A31}  # an advisory-lock key of our own ("b24telJ1")
+# _text has made every value storable; lengths are the entry's own (b24tel.rest.journal)
+_ADD = insert(JournalRow, _FIELDS, returning=None, checked=False)
+_PRUNE_LOCK = Query(text("SELECT pg_try_advisory_xact_lock(:key)"))
+_OLDER_THAN = Query(
+    delete(JournalRow).where(JournalRow.at < bindparam("at", type_=_TABLE.c.at.type))
+)
+_NEWEST = Query(select(func.max(JournalRow.id)))
+_UP_TO = Query(delete(JournalRow).where(JournalRow.id <= bindparam("id")))
 
 
 def _text(value: Any) -> Any:
@@ -132,21 +141,19 @@ class Journal:
         self._buffer = kept
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        async with self.db.transaction() as s:
-            # the table, not the mapped class: a plain executemany, without the ORM's bulk
-            # path (its per-row work ran on the event loop that serves requests)
-            await s.execute(insert(_TABLE), rows)
-            await self._prune(s)
+        # a hot unit (b24tel.db.hot): a plain executemany, without the ORM's per-row work on
+        # the event loop that serves requests, nor a hand-off per statement on SQLite
+        async with self.db.hot() as tx:
+            await tx.run_many(_ADD, rows)
+            await self._prune(tx)
 
-    async def _prune(self, s: Any) -> None:
+    async def _prune(self, tx: Tx) -> None:
         # instances sharing one PostgreSQL database: the one holding this lock prunes, the
         # others skip (their entries go at its next prune) instead of deleting the same
         # rows at the same time and waiting on each other's row locks
-        if not self.db.is_sqlite:
-            got = await s.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), PRUNE_LOCK)
-            if not got.scalar_one():
-                return
-        await s.execute(delete(JournalRow).where(JournalRow.at < self.clock.now() - self.max_age))
-        newest = (await s.execute(select(func.max(JournalRow.id)))).scalar()
+        if tx.dialect == "postgresql" and not await scalar(tx, _PRUNE_LOCK, **PRUNE_LOCK):
+            return
+        await tx.run(_OLDER_THAN, at=self.clock.now() - self.max_age)
+        newest = await scalar(tx, _NEWEST)
         if newest is not None and newest > self.max_entries:
-            await s.execute(delete(JournalRow).where(JournalRow.id <= newest - self.max_entries))
+            await tx.run(_UP_TO, id=newest - self.max_entries)

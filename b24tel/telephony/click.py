@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import phones
+from b24tel.db.hot import as_tx
 from b24tel.events.models import EventBinding
 from b24tel.identity import Caller
 from b24tel.rest.params import ParseContext
@@ -120,7 +121,7 @@ async def start_call(
         caller = Caller(user_id, "oauth", frozenset(target.app.scopes.split(",")),
                         app_id=target.app.id)  # fmt: skip
         env = Env(caller, now, services.tz, settings.phone_region, services)
-        result = await registration.register(s, env, params)
+        result = await registration.register(await as_tx(s), env, params)
         data = {
             "PHONE_NUMBER": params.phone_number,
             "PHONE_NUMBER_INTERNATIONAL": _international(params.phone_number, env.region),

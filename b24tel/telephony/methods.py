@@ -48,14 +48,14 @@ def register(registry: Registry) -> None:
     @method("telephony.externalCall.register", params=RegisterParams)
     async def register_call(ctx: Ctx, p: RegisterParams) -> dict[str, Any]:
         e = env(ctx, app_only=True)
-        async with ctx.db.transaction() as s:
-            return await registering.register(s, e, p)
+        async with ctx.db.hot() as tx:
+            return await registering.register(tx, e, p)
 
     @method("telephony.externalCall.finish", params=FinishParams)
     async def finish(ctx: Ctx, p: FinishParams) -> dict[str, Any]:
         e = env(ctx, app_only=True)
-        async with ctx.db.transaction() as s:
-            result, stat = await finishing.finish(s, e, p)
+        async with ctx.db.hot() as tx:
+            result, stat = await finishing.finish(await tx.session(), e, p)
         if stat.call_record_url:
             refetch.spawn(ctx.services, stat.call_id, stat.call_record_url)
         return result

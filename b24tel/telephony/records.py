@@ -58,7 +58,8 @@ async def attach(
     """Commit the file and point the call at it; undo the store when that fails."""
     store = services.recordings
     try:
-        async with services.db.transaction() as s:
+        async with services.db.hot() as tx:
+            s = await tx.session()
             stat = await repo.statistic(s, call_id, lock=True)
             if stat is None:
                 raise errors.not_in_statistic()

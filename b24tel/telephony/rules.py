@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.hot import Tx
 from b24tel.events.sink import EventSink
 from b24tel.identity import Caller
 from b24tel.telephony import errors
@@ -37,19 +38,18 @@ class Env:
         return self.caller.app_id if self.caller.app_id is not None else WEBHOOK_OWNER
 
 
-async def resolve_user(session: AsyncSession, user_id: int, inner_digits: str | None) -> int:
+async def resolve_user(where: AsyncSession | Tx, user_id: int, inner_digits: str | None) -> int:
     """USER_ID, else the active user with the extension USER_PHONE_INNER; raises when
     neither gives one (a nonexistent USER_ID passes here and fails at ``active_user``)."""
     if user_id == 0 and inner_digits:
-        found = await users.active_by_inner(session, inner_digits)
-        user_id = found.id if found is not None else 0
+        user_id = await users.active_by_inner(where, inner_digits) or 0
     if user_id == 0:
         raise errors.user_not_set()
     return user_id
 
 
-async def require_active(session: AsyncSession, user_id: int) -> None:
-    if not await users.is_active(session, user_id):
+async def require_active(where: AsyncSession | Tx, user_id: int) -> None:
+    if not await users.is_active(where, user_id):
         raise errors.user_inactive()
 
 

@@ -8,6 +8,7 @@ import re
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import errors, phones
+from b24tel.db.hot import Tx, as_tx
 from b24tel.users import repository as repo
 from b24tel.users.models import User
 
@@ -25,13 +26,13 @@ async def active_user(session: AsyncSession, user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-async def is_active(session: AsyncSession, user_id: int) -> bool:
-    return await repo.is_active(session, user_id)
+async def is_active(where: AsyncSession | Tx, user_id: int) -> bool:
+    return await repo.is_active(await as_tx(where), user_id)
 
 
-async def active_by_inner(session: AsyncSession, digits: str) -> User | None:
-    """The active user with this extension (the lowest id, should there be two)."""
-    return await repo.active_user_by_inner(session, digits)
+async def active_by_inner(where: AsyncSession | Tx, digits: str) -> int | None:
+    """The id of the active user with this extension (the lowest, should there be two)."""
+    return await repo.active_id_by_inner(await as_tx(where), digits)
 
 
 async def user(session: AsyncSession, user_id: int) -> User | None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.hot import Query, Tx, as_tx, scalar
 from b24tel.db.listen import notify
 from b24tel.identity import AUTH_CHANNEL
 from b24tel.users.models import App, OAuthCode, OAuthToken, User, Webhook
@@ -17,26 +18,30 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-# built once, run on the connection: no ORM object for a yes/no on the register and finish
-# paths (docs/benchmarks.md, "Request throughput, round two")
-_IS_ACTIVE = select(User.active).where(User.id == bindparam("id"))
+# the register and finish paths (b24tel.db.hot): a yes/no and an id, no ORM object
+_IS_ACTIVE = Query(select(User.active).where(User.id == bindparam("id")))
+_ACTIVE_BY_INNER = Query(
+    select(User.id)
+    .where(User.uf_phone_inner == bindparam("inner"), User.active.is_(True))
+    .order_by(User.id)
+    .limit(1)
+)
 
 
-async def is_active(session: AsyncSession, user_id: int) -> bool:
+async def is_active(tx: Tx, user_id: int) -> bool:
     """Whether ``user_id`` is an existing, active user (reads committed rows and this
     unit of work's flushed ones)."""
-    conn = await session.connection()
-    return bool((await conn.execute(_IS_ACTIVE, {"id": user_id})).scalar())
+    return bool(await scalar(tx, _IS_ACTIVE, id=user_id))
+
+
+async def active_id_by_inner(tx: Tx, inner: str) -> int | None:
+    found = await scalar(tx, _ACTIVE_BY_INNER, inner=inner)
+    return int(found) if found is not None else None
 
 
 async def active_user_by_inner(session: AsyncSession, inner: str) -> User | None:
-    stmt = (
-        select(User)
-        .where(User.uf_phone_inner == inner, User.active.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    found = await active_id_by_inner(await as_tx(session), inner)
+    return await session.get(User, found) if found is not None else None
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import RedirectResponse, Response
 
 from b24tel import errors
+from b24tel.db.hot import as_tx
 from b24tel.identity import Caller
 from b24tel.rest.params import ParseContext
 from b24tel.services import EndpointCtx
@@ -80,7 +81,7 @@ async def test_call(ctx: EndpointCtx) -> Response:
     env = Env(caller, now, services.tz, services.settings.phone_region, services)
     context = ParseContext(services.tz, now).mapping()
     async with services.db.transaction() as s:
-        registered = await registration.register(s, env, RegisterParams.model_validate(
+        registered = await registration.register(await as_tx(s), env, RegisterParams.model_validate(
             {"USER_ID": me.user_id, "PHONE_NUMBER": TEST_NUMBER, "TYPE": 2, "CRM_CREATE": 0},
             context=context))  # fmt: skip
         call_id = registered["CALL_ID"]
