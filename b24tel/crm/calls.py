@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel.crm import repository as repo
 from b24tel.crm.activity_fields import CALL, STORAGE_RECORDINGS
-from b24tel.crm.bindings import bind
 from b24tel.crm.entities import Env, add
 from b24tel.crm.fields import ENTITIES, LEAD
-from b24tel.crm.models import Activity, ActivityCommunication, Deal
-from b24tel.db.hot import Query, Tx, as_tx
+from b24tel.crm.models import Activity, ActivityBinding, ActivityCommunication, Deal
+from b24tel.db.hot import Query, Tx, as_tx, insert, scalar
 
 # activity owner types by entity (CONTACT → 3 …)
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4}
@@ -112,53 +111,53 @@ class CallActivity:
     result_mark: int = 0
 
 
-async def create_call_activity(session: AsyncSession, spec: CallActivity, now: dt.datetime) -> int:
+_ACTIVITY_COLUMNS = (
+    "owner_type_id", "owner_id", "type_id", "provider_id", "provider_type_id",
+    "associated_entity_id", "subject", "start_time", "end_time", "deadline", "completed",
+    "status", "responsible_id", "priority", "notify_type", "notify_value", "description",
+    "description_type", "direction", "location", "created", "last_updated", "author_id",
+    "editor_id", "settings", "provider_params", "origin_id", "result_mark", "result_status",
+    "result_stream", "autocomplete_rule",
+)  # fmt: skip
+_NEW_ACTIVITY = insert(Activity, _ACTIVITY_COLUMNS)
+_NEW_BINDING = insert(ActivityBinding, ("activity_id", "owner_type_id", "owner_id"),
+                      returning=None)  # fmt: skip
+_NEW_COMMUNICATION = insert(
+    ActivityCommunication,
+    ("activity_id", "type", "value", "entity_id", "entity_type_id"),
+    returning=None,
+)
+
+
+async def create_call_activity(
+    where: AsyncSession | Tx, spec: CallActivity, now: dt.datetime
+) -> int:
+    """The call activity, its bindings and its phone (three statements: the activity is
+    new, so no binding of it can exist yet)."""
+    tx = await as_tx(where)
     owner_type, owner_id = spec.bindings[0]
-    act = Activity(
-        owner_type_id=owner_type,
-        owner_id=owner_id,
-        type_id=CALL,
-        provider_id="VOXIMPLANT_CALL",
-        provider_type_id=spec.provider_type_id,
-        subject=spec.subject,
-        start_time=spec.start,
-        end_time=spec.end,
-        deadline=spec.end,
-        completed="Y" if spec.completed else "N",
-        status=2 if spec.completed else 1,
-        responsible_id=spec.responsible_id,
-        author_id=spec.responsible_id,
-        editor_id=spec.responsible_id,
-        priority=2,
-        notify_type=0,
-        description=spec.description,
-        description_type=1,
-        direction=spec.direction,
-        location="",
-        created=spec.start,
-        last_updated=now,
-        settings=spec.settings,
-        provider_params={},
-        origin_id=f"VI_{spec.call_id}",
-        result_stream=spec.result_stream,
-        result_mark=spec.result_mark,
-    )
-    session.add(act)
-    await session.flush()
-    for owner in dict.fromkeys(spec.bindings):
-        await bind(session, act.id, *owner)
+    activity_id = int(await scalar(tx, _NEW_ACTIVITY, **{
+        "owner_type_id": owner_type, "owner_id": owner_id, "type_id": CALL,
+        "provider_id": "VOXIMPLANT_CALL", "provider_type_id": spec.provider_type_id,
+        "associated_entity_id": 0, "subject": spec.subject, "start_time": spec.start,
+        "end_time": spec.end, "deadline": spec.end,
+        "completed": "Y" if spec.completed else "N", "status": 2 if spec.completed else 1,
+        "responsible_id": spec.responsible_id, "priority": 2, "notify_type": 0,
+        "notify_value": 0, "description": spec.description, "description_type": 1,
+        "direction": spec.direction, "location": "", "created": spec.start,
+        "last_updated": now, "author_id": spec.responsible_id,
+        "editor_id": spec.responsible_id, "settings": spec.settings, "provider_params": {},
+        "origin_id": f"VI_{spec.call_id}", "result_mark": spec.result_mark,
+        "result_status": 0, "result_stream": spec.result_stream, "autocomplete_rule": 0,
+    }))  # fmt: skip
+    await tx.run_many(_NEW_BINDING, [
+        {"activity_id": activity_id, "owner_type_id": t, "owner_id": o}
+        for t, o in dict.fromkeys(spec.bindings)
+    ])  # fmt: skip
     entity_type, entity_id = spec.comm_entity or (None, None)
-    session.add(
-        ActivityCommunication(
-            activity_id=act.id,
-            type="PHONE",
-            value=spec.phone,
-            entity_id=entity_id,
-            entity_type_id=entity_type,
-        )
-    )
-    await session.flush()
-    return act.id
+    await tx.run(_NEW_COMMUNICATION, activity_id=activity_id, type="PHONE", value=spec.phone,
+                 entity_id=entity_id, entity_type_id=entity_type)  # fmt: skip
+    return activity_id
 
 
 async def set_recording(

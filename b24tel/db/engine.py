@@ -28,7 +28,8 @@ from sqlalchemy.pool import NullPool
 
 from b24tel import errors
 from b24tel.db import sqlite_driver
-from b24tel.db.hot import CoreTx, Lane, SqliteTx, Tx
+from b24tel.db.hot import CoreTx, Tx
+from b24tel.db.lane import Lane, SqliteTx
 from b24tel.db.outage import Outage, away
 from b24tel.errors import ApiError
 
@@ -154,25 +155,27 @@ class Database:
         self._lane = Lane(self.engine, limits.statement) if self.is_sqlite else None
 
     @asynccontextmanager
-    async def hot(self) -> AsyncIterator[Tx]:
-        """A write unit of work of the hot path (``b24tel.db.hot``): Core statements on the
-        driver, at most one hand-off on SQLite; the same guarantees as ``transaction``."""
+    async def hot(self, *, readonly: bool = False) -> AsyncIterator[Tx]:
+        """A unit of work of the hot path (``b24tel.db.hot``): Core statements on the
+        driver, at most one hand-off on SQLite; the same guarantees as ``transaction``.
+        On SQLite a read-only one runs on the same connection, in its turn (it takes no
+        write lock and is over in moments)."""
         if self._lane is None:
-            async with self.transaction() as session:
+            async with self.transaction(readonly=readonly) as session:
                 yield await CoreTx.of(session)
             return
         await self._turn_to_write()
         try:
-            async with self._lane_unit(self._lane) as tx:
+            async with self._lane_unit(self._lane, readonly) as tx:
                 yield tx
         finally:
             self._write_lock.release()
 
     @asynccontextmanager
-    async def _lane_unit(self, lane: Lane) -> AsyncIterator[SqliteTx]:
+    async def _lane_unit(self, lane: Lane, readonly: bool) -> AsyncIterator[SqliteTx]:
         begun = False
         try:
-            tx = await lane.begin()
+            tx = await lane.begin(readonly=readonly)
             begun = True
             try:
                 yield tx

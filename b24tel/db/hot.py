@@ -5,12 +5,8 @@ one cost a few hundred (execution context, flush, identity map, result objects) 
 SQLite, a thread hand-off more (docs/benchmarks.md, "Request throughput, round three").
 Here a statement is compiled once per dialect (``Query``) and run through a ``Tx``:
 
-- ``SqliteTx``: the driver's own ``sqlite3`` calls on one connection kept for these units
-  (``Lane``). The write lock is taken without waiting when it is free — the common case —
-  and otherwise on the connection's thread, so that waiting for another process's write
-  never stops the event loop; then every statement and the COMMIT run in place: one unit
-  of work, at most one hand-off. This process's writers already take turns
-  (``Database.transaction``), so nothing else here waits for the lock meanwhile.
+- ``SqliteTx`` (``b24tel.db.lane``): the driver's own ``sqlite3`` calls on one connection
+  kept for these units, with at most one thread hand-off per unit of work.
 - ``CoreTx``: SQLAlchemy Core on a connection (PostgreSQL, and any ORM unit of work that
   calls a function written for a ``Tx`` — ``as_tx``).
 
@@ -21,8 +17,6 @@ same column check as an ORM flush (``b24tel.db.base.column_problem``).
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -31,13 +25,12 @@ from sqlalchemy import Column, Table, bindparam
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
-from b24tel.db import sqlite_driver
 from b24tel.db.base import column_problem
 
 Row = Sequence[Any]
@@ -71,8 +64,8 @@ class Compiled:
                 problem = column_problem(bind.column.key.upper(), bind.column, value)
                 if problem is not None:
                     raise problem
-            out.append(bind.process(value) if bind.process is not None and value is not None
-                       else value)  # fmt: skip
+            # as SQLAlchemy does: None through the converter too (JSON's None is 'null')
+            out.append(bind.process(value) if bind.process is not None else value)
         return tuple(out)
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
@@ -151,6 +144,37 @@ def insert(
     if returning is not None:
         stmt = stmt.returning(table.c[returning])
     return Query(stmt, names={f"new_{c}": c for c in columns}, checked=checked)
+
+
+_INSERT_ALL: dict[type[Any], tuple[Query, tuple[Column[Any], ...]]] = {}
+
+
+def _insert_all(model: type[Any]) -> tuple[Query, tuple[Column[Any], ...]]:
+    """An INSERT of every column of ``model`` but its generated id (built once)."""
+    found = _INSERT_ALL.get(model)
+    if found is None:
+        columns = tuple(
+            c for c in table_of(model).columns if not (c.primary_key and c.autoincrement is True)
+        )
+        found = _INSERT_ALL[model] = (insert(model, [c.key for c in columns]), columns)
+    return found
+
+
+async def add(tx: Tx, obj: Any) -> int:
+    """Write a new ORM object through Core, as a flush would: scalar column defaults filled
+    in (on the object too), the new id set on it and returned. The object stays outside
+    any session."""
+    query, columns = _insert_all(type(obj))
+    values = {}
+    for column in columns:
+        value = getattr(obj, column.key)
+        default = column.default
+        if value is None and default is not None and getattr(default, "is_scalar", False):
+            value = default.arg  # type: ignore[attr-defined]
+            setattr(obj, column.key, value)
+        values[column.key] = value
+    obj.id = int(await scalar(tx, query, **values))
+    return int(obj.id)
 
 
 def update(model: type[Any], key: str, columns: Sequence[str]) -> Query:
@@ -248,174 +272,12 @@ class CoreTx:
         return self._session
 
 
+# session.info: the Tx a session was handed out by (its statements go through that Tx)
+TX_KEY = "b24tel.tx"
+
+
 async def as_tx(where: AsyncSession | Tx) -> Tx:
     """A function written for a ``Tx``, called from an ORM unit of work."""
     if isinstance(where, AsyncSession):
-        return await CoreTx.of(where)
+        return where.info.get(TX_KEY) or await CoreTx.of(where)
     return where
-
-
-class SqliteTx:
-    """The driver's own calls on a connection this unit of work holds the write lock of."""
-
-    def __init__(self, raw: sqlite3.Connection, dialect: Dialect, conn: AsyncConnection) -> None:
-        self._raw = raw
-        self._dialect = dialect
-        self._conn = conn  # the same connection, as SQLAlchemy's (for ``session``)
-        self._session: AsyncSession | None = None
-        self._info: dict[str, Any] = {}
-
-    @property
-    def dialect(self) -> str:
-        return "sqlite"
-
-    @property
-    def info(self) -> dict[str, Any]:
-        return self._info
-
-    def _cursor(self, q: Query, params: Mapping[str, Any]) -> tuple[Compiled, sqlite3.Cursor]:
-        if self._session is not None and (self._session.new or self._session.dirty):
-            raise RuntimeError("flush the session before a statement of the unit reads")
-        compiled = q.compiled(self._dialect)
-        return compiled, self._raw.execute(compiled.sql, compiled.args(params))
-
-    async def rows(self, q: Query, **params: Any) -> list[Row]:
-        compiled, cursor = self._cursor(q, params)
-        return [compiled.row(r) for r in cursor.fetchall()]
-
-    async def first(self, q: Query, **params: Any) -> Row | None:
-        compiled, cursor = self._cursor(q, params)
-        found = cursor.fetchone()
-        cursor.close()
-        return compiled.row(found) if found is not None else None
-
-    async def run(self, q: Query, **params: Any) -> int:
-        return self._cursor(q, params)[1].rowcount
-
-    async def run_many(self, q: Query, rows: Sequence[Mapping[str, Any]]) -> None:
-        compiled = q.compiled(self._dialect)
-        self._raw.executemany(compiled.sql, [compiled.args(row) for row in rows])
-
-    async def session(self) -> AsyncSession:
-        """The ORM on this transaction: SQLAlchemy is told the transaction has begun (the
-        connection's BEGIN listener sees the driver in one and sends nothing)."""
-        if self._session is None:
-            if not self._conn.in_transaction():
-                await self._conn.begin()
-            self._session = AsyncSession(bind=self._conn, expire_on_commit=False, autoflush=True)
-        return self._session
-
-    async def close_session(self, *, commit: bool) -> None:
-        """End the ORM's part: flushed before COMMIT, its info kept for after it."""
-        if self._session is None:
-            return
-        session, self._session = self._session, None
-        try:
-            if commit:
-                await session.flush()
-            for key, value in session.info.items():
-                mine = self._info.get(key)
-                if isinstance(mine, list) and isinstance(value, list):
-                    mine.extend(value)
-                else:
-                    self._info[key] = value
-        finally:
-            await session.close()
-
-
-class Lane:
-    """The SQLite connection the hot units of work run on. One is enough: this process's
-    writers take turns (``Database.transaction``); readers keep the pool."""
-
-    # WAL pages are copied back into the database file on the lane's thread, not by a
-    # COMMIT on the event loop (a checkpoint writes and syncs megabytes)
-    CHECKPOINT_EVERY = 500
-
-    def __init__(self, engine: AsyncEngine, lock_wait: float) -> None:
-        self._engine = engine
-        self._lock_wait = lock_wait
-        self._conn: AsyncConnection | None = None
-        self._raw: sqlite3.Connection | None = None
-        self._driver: Any = None
-        self._commits = 0
-        self._checkpoint: asyncio.Future[Any] | None = None
-
-    async def _open(self) -> tuple[AsyncConnection, sqlite3.Connection]:
-        if self._conn is None or self._raw is None:
-            conn = await self._engine.connect()
-            try:
-                conn = await conn.execution_options(b24tel_write=True)
-                adapted = (await conn.get_raw_connection()).dbapi_connection
-                driver = adapted._connection  # type: ignore[union-attr]
-                raw: sqlite3.Connection = driver._conn
-                raw.execute("PRAGMA busy_timeout=0")  # statements here never wait: see begin
-                raw.execute("PRAGMA wal_autocheckpoint=0")
-                adapted.inline = True  # type: ignore[union-attr]
-            except BaseException:
-                await conn.close()
-                raise
-            self._conn, self._raw, self._driver = conn, raw, driver
-        return self._conn, self._raw
-
-    async def close(self) -> None:
-        conn, self._conn, self._raw = self._conn, None, None
-        if self._checkpoint is not None:
-            await _settled(self._checkpoint)
-            self._checkpoint = None
-        if conn is not None:
-            await conn.invalidate()  # the driver connection's state is ours, not the pool's
-
-    async def begin(self) -> SqliteTx:
-        if self._checkpoint is not None:
-            await _settled(self._checkpoint)
-            self._checkpoint = None
-        conn, raw = await self._open()
-        try:
-            raw.execute(sqlite_driver.BEGIN_WRITE)
-        except sqlite3.OperationalError as exc:
-            if not sqlite_driver.is_busy(exc):
-                raise
-            await self._begin_waiting(raw)
-        return SqliteTx(raw, conn.dialect, conn)
-
-    async def _begin_waiting(self, raw: sqlite3.Connection) -> None:
-        """Another process writes: wait for the lock on the connection's thread."""
-        begun = asyncio.ensure_future(
-            self._driver._execute(sqlite_driver.begin_write, raw, self._lock_wait)
-        )
-        try:
-            await asyncio.shield(begun)
-        except asyncio.CancelledError:
-            await _settled(begun)
-            if raw.in_transaction:
-                raw.rollback()
-            raise
-
-    async def commit(self, tx: SqliteTx) -> None:
-        await tx.close_session(commit=True)
-        assert self._raw is not None and self._conn is not None
-        self._raw.commit()
-        if self._conn.in_transaction():
-            await self._conn.commit()  # SQLAlchemy's bookkeeping; the driver has committed
-        self._commits += 1
-        if self._commits % self.CHECKPOINT_EVERY == 0:
-            self._checkpoint = asyncio.ensure_future(
-                self._driver._execute(sqlite_driver.checkpoint, self._raw)
-            )
-
-    async def rollback(self, tx: SqliteTx) -> None:
-        try:
-            await tx.close_session(commit=False)
-        finally:
-            if self._raw is not None and self._raw.in_transaction:
-                self._raw.rollback()
-            if self._conn is not None and self._conn.in_transaction():
-                await self._conn.rollback()
-
-
-async def _settled(future: asyncio.Future[Any]) -> None:
-    """Wait for work on the lane's thread to end, whatever its outcome (a failed checkpoint
-    is tried again later; a wait given up on was cancelled by its caller)."""
-    await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()  # retrieved: not reported as never retrieved

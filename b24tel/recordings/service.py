@@ -51,13 +51,23 @@ class Recordings:
 
     async def from_base64(self, text: Iterable[bytes], folder: str) -> StoredRecording:
         """Base64 text (spooled request value, or a string) → a stored recording."""
+        with deadline.paused():  # bytes on their way: request_deadline does not count them
+            # the staging file made, filled, synced and inspected in one hand-off: none of
+            # its system calls on the event loop
+            staging, sealed = await asyncio.to_thread(self._stage_base64, text)
+            try:
+                return await self._store(staging, folder, *sealed)
+            finally:
+                staging.discard()
+
+    def _stage_base64(self, text: Iterable[bytes]) -> tuple[Staging, tuple[str, audio.AudioInfo]]:
         staging = Staging(self.staging_dir)
         try:
-            with deadline.paused():  # bytes on their way: request_deadline does not count them
-                await asyncio.to_thread(consume, text, Base64Decoder(staging))
-                return await self._finish(staging, folder)
-        finally:
+            consume(text, Base64Decoder(staging))
+            return staging, _seal(staging)
+        except BaseException:
             staging.discard()
+            raise
 
     async def from_stream(
         self, chunks: AsyncIterable[bytes], folder: str, limit: int | None = None
@@ -82,8 +92,11 @@ class Recordings:
         return Staging(self.staging_dir)
 
     async def _finish(self, staging: Staging, folder: str) -> StoredRecording:
-        sha256 = await asyncio.to_thread(staging.finish)
-        info = await asyncio.to_thread(audio.inspect, staging.path)  # NotARecording
+        return await self._store(staging, folder, *await asyncio.to_thread(_seal, staging))
+
+    async def _store(
+        self, staging: Staging, folder: str, sha256: str, info: audio.AudioInfo
+    ) -> StoredRecording:
         key = f"{folder}/{uuid.uuid4().hex}.{info.extension}"
         await self.storage.store_file(key, staging.path)
         stored = await self.storage.stat(key)
@@ -170,3 +183,8 @@ def folder_of(start: dt.datetime, tz: dt.tzinfo) -> str:
     """``YYYY-MM`` of the call start in the portal's zone (docs/reference/telephony.md,
     "attachRecord")."""
     return start.astimezone(tz).strftime("%Y-%m")
+
+
+def _seal(staging: Staging) -> tuple[str, audio.AudioInfo]:
+    """On a worker thread: the staging file synced, hashed and inspected (NotARecording)."""
+    return staging.finish(), audio.inspect(staging.path)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from b24tel import phones
 from b24tel.crm import calls as crm_calls
 from b24tel.crm import phone_search
+from b24tel.db import hot
+from b24tel.db.hot import as_tx
 from b24tel.events.sink import crm_changed
 from b24tel.telephony import errors
 from b24tel.telephony import repository as repo
@@ -96,10 +98,10 @@ async def finish(
         stat.crm_activity_id = await _call_activity(session, env, call, stat, user_id)
     except NoCrmEntity as exc:
         activity_error = str(exc)
-    await repo.add(session, stat)
+    tx = await as_tx(session)
+    await hot.add(tx, stat)
     await _missed_calls(session, call, stat)
-    call.finished_at = env.now
-    await session.flush()
+    await tx.run(repo.CALL_FINISHED, finished_at=env.now, by=call.id)
     await _raise_events(session, env, stat)
     return finish_result(env, stat, p.record_url, activity_error), stat
 

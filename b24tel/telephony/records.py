@@ -39,8 +39,8 @@ def extension(name: str) -> str:
 
 
 async def statistic_of(services: Services, call_id: str) -> Statistic:
-    async with services.db.transaction(readonly=True) as s:
-        stat = await repo.statistic(s, call_id)
+    async with services.db.hot(readonly=True) as tx:
+        stat = await repo.statistic(await tx.session(), call_id)
     if stat is None:
         raise errors.not_in_statistic()
     return stat

@@ -150,6 +150,7 @@ NEW_CALL = insert(Call, (
 CALL_CRM_COLUMNS = ("crm_bindings", "crm_entity_type", "crm_entity_id", "crm_created_lead",
                     "crm_created_entities")  # fmt: skip
 CALL_CRM = update(Call, "call_id", CALL_CRM_COLUMNS)
+CALL_FINISHED = update(Call, "id", ("finished_at",))
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,23 @@ async def _tx_dialect(tx: Tx) -> str:
 async def test_a_tx_says_its_dialect(db: Database) -> None:
     async with db.hot() as tx:
         assert await _tx_dialect(tx) == db.engine.dialect.name
+
+
+async def test_what_the_orm_holds_back_is_seen_by_the_next_statement(db: Database) -> None:
+    from sqlalchemy.orm import DeclarativeBase
+
+    from b24tel.db.hot import as_tx
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Row(Base):
+        __table__ = PROBE
+
+    async with db.hot() as tx:
+        session = await tx.session()
+        assert await as_tx(session) is tx or not db.is_sqlite  # the session's own Tx
+        session.add(Row(label="pending", at=AT, flag=False))  # not flushed yet
+        assert await scalar(tx, BY_LABEL, label="pending") is not None
+    async with db.hot(readonly=True) as tx:
+        assert [r[1] for r in await tx.rows(ALL)] == ["pending"]
