@@ -11,6 +11,7 @@ before they get here (``Database.transaction`` and ``Database.hot`` share one lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -99,8 +100,9 @@ class Lane:
     """The SQLite connection the hot units of work run on. One is enough: this process's
     writers take turns (``Database.transaction``); readers keep the pool."""
 
-    # WAL pages are copied back into the database file on the lane's thread, not by a
-    # COMMIT on the event loop (a checkpoint writes and syncs megabytes)
+    # WAL pages are copied back into the database file by another pooled connection on its
+    # thread, not by a COMMIT on the event loop (a checkpoint writes and syncs megabytes);
+    # a PASSIVE checkpoint never holds up a writer, so the lane does not wait for it
     CHECKPOINT_EVERY = 500
 
     def __init__(self, engine: AsyncEngine, lock_wait: float) -> None:
@@ -138,9 +140,6 @@ class Lane:
             await conn.invalidate()  # the driver connection's state is ours, not the pool's
 
     async def begin(self, *, readonly: bool = False) -> SqliteTx:
-        if self._checkpoint is not None:
-            await _settled(self._checkpoint)
-            self._checkpoint = None
         conn, raw = await self._open()
         try:
             raw.execute("BEGIN" if readonly else sqlite_driver.BEGIN_WRITE)
@@ -170,10 +169,19 @@ class Lane:
         if self._conn.in_transaction():
             await self._conn.commit()  # SQLAlchemy's bookkeeping; the driver has committed
         self._commits += 1
-        if self._commits % self.CHECKPOINT_EVERY == 0:
-            self._checkpoint = asyncio.ensure_future(
-                self._driver._execute(sqlite_driver.checkpoint, self._raw)
-            )
+        if self._commits % self.CHECKPOINT_EVERY == 0 and self._checkpoint is None:
+            self._checkpoint = asyncio.ensure_future(self._copy_back())
+
+    async def _copy_back(self) -> None:
+        try:
+            # a failure is tried again after the next CHECKPOINT_EVERY commits
+            with contextlib.suppress(Exception):
+                async with self._engine.connect() as conn:
+                    # outside any transaction: the driver's own call, no BEGIN before it
+                    driver = (await conn.get_raw_connection()).driver_connection
+                    await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+        finally:
+            self._checkpoint = None
 
     async def rollback(self, tx: SqliteTx) -> None:
         try:

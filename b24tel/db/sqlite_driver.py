@@ -77,11 +77,6 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-def checkpoint(conn: sqlite3.Connection) -> None:
-    """Copy the write-ahead log back into the database file, as far as readers allow."""
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     """On aiosqlite's thread: the statement from cursor to closed cursor."""
     if operation == BEGIN_WRITE:

@@ -218,3 +218,35 @@ async def test_what_the_orm_holds_back_is_seen_by_the_next_statement(db: Databas
         assert await scalar(tx, BY_LABEL, label="pending") is not None
     async with db.hot(readonly=True) as tx:
         assert [r[1] for r in await tx.rows(ALL)] == ["pending"]
+
+
+async def test_sqlite_the_log_is_copied_back_beside_the_lane(sqlite_db: Database) -> None:
+    """The lane's COMMITs do not copy the write-ahead log into the database file (that
+    writes and syncs on the event loop); every so many commits another connection does."""
+    db = sqlite_db
+    lane = db._lane
+    assert lane is not None
+    lane.CHECKPOINT_EVERY = 3  # this instance's, so the test needs few commits
+    path = db.engine.url.database
+    assert path
+
+    def in_the_file() -> int:
+        # the database file alone, without its log
+        plain = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            return int(plain.execute(f"SELECT count(*) FROM {NAME}").fetchone()[0])
+        finally:
+            plain.close()
+
+    first = sqlite3.connect(path)  # the empty table into the file, so it can be counted there
+    first.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    first.close()
+    for n in range(2):
+        async with db.hot() as tx:
+            await scalar(tx, ADD, label=f"r{n}", at=AT, data=None, flag=False)
+    assert in_the_file() == 0 and lane._checkpoint is None
+    async with db.hot() as tx:
+        await scalar(tx, ADD, label="r2", at=AT, data=None, flag=False)
+    assert lane._checkpoint is not None
+    await asyncio.wait([lane._checkpoint])
+    assert in_the_file() == 3
