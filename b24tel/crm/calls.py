@@ -18,7 +18,7 @@ from b24tel.crm.activity_fields import CALL, STORAGE_RECORDINGS
 from b24tel.crm.entities import Env, add
 from b24tel.crm.fields import ENTITIES, LEAD
 from b24tel.crm.models import Activity, ActivityBinding, ActivityCommunication, Deal
-from b24tel.db.hot import Query, Tx, as_tx, insert, scalar
+from b24tel.db.hot import Query, Tx, as_tx, insert, scalar, update
 
 # activity owner types by entity (CONTACT → 3 …)
 TYPE_IDS = {"LEAD": 1, "DEAL": 2, "CONTACT": 3, "COMPANY": 4}
@@ -160,18 +160,27 @@ async def create_call_activity(
     return activity_id
 
 
+_RECORDING_ON = update(Activity, "id", ("storage_type_id", "storage_element_ids"))
+_BY_ORIGIN = Query(
+    select(Activity.id)
+    .where(Activity.origin_id == bindparam("origin"))
+    .order_by(Activity.id)
+    .limit(1)
+)
+
+
 async def set_recording(
-    session: AsyncSession, activity_id: int | None, call_id: str, file_id: int
-) -> Activity | None:
+    where: AsyncSession | Tx, activity_id: int | None, call_id: str, file_id: int
+) -> int | None:
     """Put a recording on the call's activity, replacing the previous one
     (docs/reference/telephony.md, "attachRecord"): found by id, else by ORIGIN_ID
-    ``VI_<CALL_ID>``."""
-    act = await repo.activity(session, activity_id) if activity_id else None
-    if act is None:
-        act = await repo.activity_by_origin(session, f"VI_{call_id}")
-    if act is None:
+    ``VI_<CALL_ID>``. Returns the activity's id."""
+    tx = await as_tx(where)
+    values = {"storage_type_id": STORAGE_RECORDINGS, "storage_element_ids": [file_id]}
+    if activity_id and await tx.run(_RECORDING_ON, **values, by=activity_id):
+        return activity_id
+    found = await scalar(tx, _BY_ORIGIN, origin=f"VI_{call_id}")
+    if found is None:
         return None
-    act.storage_type_id = STORAGE_RECORDINGS
-    act.storage_element_ids = [file_id]
-    await session.flush()
-    return act
+    await tx.run(_RECORDING_ON, **values, by=found)
+    return int(found)

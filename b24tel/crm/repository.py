@@ -94,11 +94,6 @@ async def activity(session: AsyncSession, activity_id: int) -> Activity | None:
     return await session.get(Activity, activity_id)
 
 
-async def activity_by_origin(session: AsyncSession, origin_id: str) -> Activity | None:
-    stmt = select(Activity).where(Activity.origin_id == origin_id).order_by(Activity.id).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def bindings(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[ActivityBinding]]:
     out: dict[int, list[ActivityBinding]] = defaultdict(list)
     if ids:

@@ -5,10 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.hot import Query
 from b24tel.recordings.models import RecordingFile
+
+# an earlier version: marked once, by the file that replaced it
+REPLACED = Query(
+    update(RecordingFile)
+    .where(RecordingFile.id == bindparam("by"), RecordingFile.replaced_at.is_(None))
+    .values(
+        replaced_at=bindparam("at", type_=RecordingFile.replaced_at.type),
+        replaced_by=bindparam("new_id"),
+    )
+)
 
 
 async def add(session: AsyncSession, row: RecordingFile) -> None:

@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import deadline
 from b24tel.clock import Clock
+from b24tel.db import hot
 from b24tel.db.engine import Database
+from b24tel.db.hot import Tx, as_tx
 from b24tel.recordings import audio
 from b24tel.recordings import repository as repo
 from b24tel.recordings.errors import StoreError
@@ -149,19 +151,18 @@ class Recordings:
             source=source,
             source_url=source_url,
         )
-        await repo.add(session, row)
+        await hot.add(await as_tx(session), row)  # outside the session: read its id only
         return row
 
     async def mark_replaced(
-        self, session: AsyncSession, old_id: int | None, new: RecordingFile
+        self, session: AsyncSession | Tx, old_id: int | None, new: RecordingFile
     ) -> None:
         """The old file stays, as an earlier version, until retention ends."""
         if old_id is None or old_id == new.id:
             return
-        old = await repo.get(session, old_id)
-        if old is not None and old.replaced_at is None:
-            old.replaced_at = self.clock.now()
-            old.replaced_by = new.id
+        await (await as_tx(session)).run(
+            repo.REPLACED, at=self.clock.now(), new_id=new.id, by=old_id
+        )
 
     # --- removal ------------------------------------------------------------------------
 

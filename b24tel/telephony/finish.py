@@ -53,7 +53,7 @@ async def finish(
     if p.call_id is None:
         raise errors.call_id_not_string()
     code = failed_code(p.status_code, p.duration)
-    call = await repo.open_call(session, p.call_id, lock=True)
+    call = await repo.open_call_row(await as_tx(session), p.call_id, lock=True)
     # unlike the reference, one application cannot finish another's call
     if call is None or call.owner != env.owner:
         raise errors.call_not_found()

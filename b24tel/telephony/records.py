@@ -40,7 +40,7 @@ def extension(name: str) -> str:
 
 async def statistic_of(services: Services, call_id: str) -> Statistic:
     async with services.db.hot(readonly=True) as tx:
-        stat = await repo.statistic(await tx.session(), call_id)
+        stat = await repo.statistic_row(tx, call_id)
     if stat is None:
         raise errors.not_in_statistic()
     return stat
@@ -60,7 +60,7 @@ async def attach(
     try:
         async with services.db.hot() as tx:
             s = await tx.session()
-            stat = await repo.statistic(s, call_id, lock=True)
+            stat = await repo.statistic_row(tx, call_id, lock=True)
             if stat is None:
                 raise errors.not_in_statistic()
             row = await store.add_file(
@@ -73,11 +73,11 @@ async def attach(
                 source=source,
                 source_url=url,
             )
-            await store.mark_replaced(s, stat.record_file_id, row)
-            stat.record_file_id, stat.call_record_url = row.id, url
-            activity = await crm_calls.set_recording(s, stat.crm_activity_id, call_id, row.id)
-            if activity is not None:
-                await crm_changed(services, s, "ACTIVITY", "UPDATE", activity.id,
+            await store.mark_replaced(tx, stat.record_file_id, row)
+            await tx.run(repo.STAT_RECORD, record_file_id=row.id, call_record_url=url, by=stat.id)
+            activity_id = await crm_calls.set_recording(tx, stat.crm_activity_id, call_id, row.id)
+            if activity_id is not None:
+                await crm_changed(services, tx, "ACTIVITY", "UPDATE", activity_id,
                                   stat.portal_user_id)  # fmt: skip
             return row.id
     except BaseException:

@@ -56,6 +56,42 @@ async def lines(session: AsyncSession, owner: int) -> Sequence[ExternalLine]:
     return (await session.execute(stmt)).scalars().all()
 
 
+def _all_of(model: type[Any], *where: Any, lock: bool = False) -> Query:
+    stmt = select(*table_of(model).columns).where(*where)
+    return Query(stmt.with_for_update() if lock else stmt)
+
+
+_OPEN_CALL = {
+    lock: _all_of(Call, Call.call_id == bindparam("call_id"), Call.finished_at.is_(None), lock=lock)
+    for lock in (False, True)
+}  # fmt: skip
+_STATISTIC = {
+    lock: _all_of(Statistic, Statistic.call_id == bindparam("call_id"), lock=lock)
+    for lock in (False, True)
+}
+# attachRecord: the statistic points at its new recording
+STAT_RECORD = update(Statistic, "id", ("record_file_id", "call_record_url"))
+
+
+async def _transient(tx: Tx, q: Query, model: type[Any], **params: Any) -> Any:
+    """One row as an object of ``model`` outside any session (read, not written back)."""
+    row = await tx.first(q, **params)
+    if row is None:
+        return None
+    return model(**dict(zip(table_of(model).columns.keys(), row, strict=True)))
+
+
+async def open_call_row(tx: Tx, call_id: str, *, lock: bool = False) -> Call | None:
+    """``open_call`` through Core; the call is read, its changes go through statements."""
+    found: Call | None = await _transient(tx, _OPEN_CALL[lock], Call, call_id=call_id)
+    return found
+
+
+async def statistic_row(tx: Tx, call_id: str, *, lock: bool = False) -> Statistic | None:
+    found: Statistic | None = await _transient(tx, _STATISTIC[lock], Statistic, call_id=call_id)
+    return found
+
+
 async def open_call(session: AsyncSession, call_id: str, *, lock: bool = False) -> Call | None:
     """An unfinished call. ``lock``: for finishing it — a second finish of the same call
     waits for the first to commit and then finds no open call (PostgreSQL re-checks the

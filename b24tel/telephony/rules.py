@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from b24tel.db.hot import Tx
+from b24tel.db.hot import Tx, as_tx
 from b24tel.events.sink import EventSink
 from b24tel.identity import Caller
 from b24tel.telephony import errors
@@ -64,7 +64,7 @@ async def set_card(
 ) -> bool:
     """show/hide: the card of an open call, for the users given (default: the call's
     user); False when the call is not open."""
-    call = await repo.open_call(session, call_id)
+    call = await repo.open_call_row(await as_tx(session), call_id)
     if call is None:
         return False
     await repo.set_card(session, call.call_id, user_ids or [call.user_id], state, env.now)
