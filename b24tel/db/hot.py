@@ -49,7 +49,7 @@ class _Bind:
 class Compiled:
     sql: str
     binds: tuple[_Bind, ...]
-    results: tuple[Callable[[Any], Any] | None, ...]
+    results: _Results
 
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -71,8 +71,25 @@ class Compiled:
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
             p(v) if p is not None and v is not None else v
-            for p, v in zip(self.results, raw, strict=False)
+            for p, v in zip(self.results.get(), raw, strict=False)
         )
+
+
+class _Results:
+    """The result columns' converters, made when first needed: only the driver-level
+    ``SqliteTx`` reads rows itself (SQLAlchemy converts ``CoreTx``'s, and asyncpg's
+    converters need the column's type as the server sent it)."""
+
+    def __init__(self, columns: Sequence[Any], dialect: Dialect) -> None:
+        self._columns, self._dialect = columns, dialect
+        self._made: tuple[Callable[[Any], Any] | None, ...] | None = None
+
+    def get(self) -> tuple[Callable[[Any], Any] | None, ...]:
+        if self._made is None:
+            d = self._dialect
+            self._made = tuple(c.type.dialect_impl(d).result_processor(d, None)
+                               for c in self._columns)  # fmt: skip
+        return self._made
 
 
 class Query:
@@ -122,10 +139,7 @@ class Query:
             or getattr(self.stmt, "_returning", None)
             or ()
         )
-        results = tuple(
-            col.type.dialect_impl(dialect).result_processor(dialect, None) for col in columns
-        )
-        return Compiled(c.string, tuple(binds), results)
+        return Compiled(c.string, tuple(binds), _Results(columns, dialect))
 
 
 def table_of(model: type[Any]) -> Table:
