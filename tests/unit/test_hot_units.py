@@ -250,3 +250,17 @@ async def test_sqlite_the_log_is_copied_back_beside_the_lane(sqlite_db: Database
     assert lane._checkpoint is not None
     await asyncio.wait([lane._checkpoint])
     assert in_the_file() == 3
+
+
+async def test_add_refuses_a_table_whose_json_a_flush_would_leave_null(db: Database) -> None:
+    from b24tel.db.hot import add
+
+    class Row:
+        __table__ = PROBE
+
+        def __init__(self) -> None:
+            self.label, self.at, self.data, self.flag = "x", AT, None, False
+
+    async with db.hot() as tx:
+        with pytest.raises(TypeError, match="JSON"):
+            await add(tx, Row())
