@@ -178,8 +178,9 @@ class Lane:
             with contextlib.suppress(Exception):
                 async with self._engine.connect() as conn:
                     # outside any transaction: the driver's own call, no BEGIN before it
-                    driver = (await conn.get_raw_connection()).driver_connection
-                    await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
+                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                    cursor = await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    await cursor.close()
         finally:
             self._checkpoint = None
 
