@@ -48,16 +48,15 @@ _POLL = (0.0001, 0.0005)
 
 
 def _begin_write(conn: sqlite3.Connection) -> _Outcome:
-    # the connection's busy timeout (``database_statement_timeout``) bounds the polling too
-    busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    begin_write(conn, busy_ms / 1000)
+    begin_write(conn, None)
     return None, -1, None, None
 
 
-def begin_write(conn: sqlite3.Connection, seconds: float) -> None:
-    """BEGIN IMMEDIATE, trying again every few tenths of a millisecond for ``seconds``."""
+def begin_write(conn: sqlite3.Connection, seconds: float | None) -> None:
+    """BEGIN IMMEDIATE, trying again every few tenths of a millisecond for ``seconds`` —
+    None: the connection's busy timeout (``database_statement_timeout``)."""
     busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + (busy_ms / 1000 if seconds is None else seconds)
     conn.execute("PRAGMA busy_timeout=0")  # no sleeping in SQLite's handler: we poll
     try:
         while True:
@@ -153,15 +152,13 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         driver = self._connection
         outcome: _Outcome
         if getattr(self._adapt_connection, "inline", False):
-            # a hot unit's connection (b24tel.db.hot.Lane): it holds the write lock, so the
+            # a hot unit's connection (b24tel.db.lane.Lane): it holds the write lock, so the
             # statement runs in place, without a hand-off
             outcome = _run(driver._conn, operation, parameters, many)
-            self._description, self._rowcount, self._lastrowid, rows = outcome
-            self._rows = collections.deque(rows or ())
-            return
-        async with self._adapt_connection._execute_mutex:
-            outcome = await driver._execute(_run, driver._conn, operation, parameters,
-                                                      many)  # fmt: skip
+        else:
+            async with self._adapt_connection._execute_mutex:
+                outcome = await driver._execute(_run, driver._conn, operation, parameters,
+                                                many)  # fmt: skip
         self._description, self._rowcount, self._lastrowid, rows = outcome
         self._rows = collections.deque(rows or ())
 

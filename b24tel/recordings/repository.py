@@ -22,11 +22,6 @@ REPLACED = Query(
 )
 
 
-async def add(session: AsyncSession, row: RecordingFile) -> None:
-    session.add(row)
-    await session.flush()
-
-
 async def get(session: AsyncSession, file_id: int) -> RecordingFile | None:
     return await session.get(RecordingFile, file_id)
 

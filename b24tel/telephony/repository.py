@@ -35,8 +35,7 @@ async def add(session: AsyncSession, obj: object) -> None:
     await session.flush()
 
 
-# statements of the register path, built once: building one costs more than running it on
-# SQLite (bench/flow.py)
+# built once: building a statement costs more than running it on SQLite (bench/flow.py)
 _LINE = select(ExternalLine).where(
     ExternalLine.owner == bindparam("owner"), ExternalLine.number == bindparam("number")
 )
