@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from b24tel.bridge import models as bridge_models  # noqa: F401
 from b24tel.crm import models as crm_models  # noqa: F401
-from b24tel.db import state  # noqa: F401
+from b24tel.db import cache, state  # noqa: F401
 from b24tel.db.base import Base
 from b24tel.events import models as events_models  # noqa: F401
 from b24tel.faults import models as faults_models  # noqa: F401

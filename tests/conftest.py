@@ -193,8 +193,8 @@ def database_url(
     )
 
 
-# filled by migrations (reference lists), not by tests
-SEEDED_TABLES = {"crm_statuses"}
+# filled by migrations (reference lists, the caches' versions), not by tests
+SEEDED_TABLES = {"crm_statuses", "cache_versions"}
 
 
 async def reset_database(db: Database) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from b24tel import errors
 from b24tel.db import sqlite_driver
+from b24tel.db.cache import CACHES, Caches
 from b24tel.db.hot import CoreTx, Tx
 from b24tel.db.lane import Lane, SqliteTx
 from b24tel.db.outage import Outage, away
@@ -152,6 +153,9 @@ class Database:
         # called with a unit of work's ``session.info`` once it has committed (the event
         # worker wakes up when a transaction wrote deliveries)
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
+        # the hot path's copies of rarely changed rows (b24tel.db.cache)
+        self.caches = Caches()
+        self.after_commit.append(self.caches.commit)
         self._lane = Lane(self.engine, limits.statement) if self.is_sqlite else None
 
     @asynccontextmanager
@@ -162,7 +166,9 @@ class Database:
         write lock and is over in moments)."""
         if self._lane is None:
             async with self.transaction(readonly=readonly) as session:
-                yield await CoreTx.of(session)
+                core = await CoreTx.of(session)
+                core.info[CACHES] = self.caches
+                yield core
             return
         await self._turn_to_write()
         try:
@@ -176,6 +182,7 @@ class Database:
         begun = False
         try:
             tx = await lane.begin(readonly=readonly)
+            tx.info[CACHES] = self.caches
             begun = True
             try:
                 yield tx

@@ -21,6 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from b24tel.db.cache import cached
 from b24tel.db.hot import Query, Tx, as_tx, insert, scalar
 from b24tel.events import catalog
 from b24tel.events.models import Delivery, EventBinding, OfflineEvent, OutgoingWebhook
@@ -226,7 +227,11 @@ async def _bindings(tx: Tx, event: str, only_app: int | None, app_only: bool) ->
     outgoing webhooks."""
     rows = tx.info.get(_MEMO)
     if rows is None:
-        rows = tx.info[_MEMO] = [_bound(r) for r in await tx.rows(_LIVE_BINDINGS)]
+
+        async def load() -> tuple[Bound, ...]:
+            return tuple(_bound(r) for r in await tx.rows(_LIVE_BINDINGS))
+
+        rows = tx.info[_MEMO] = await cached(tx, "bindings", "live", load)
     out = []
     for bound in rows:
         if bound.event != event:

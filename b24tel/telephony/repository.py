@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.cache import cached
 from b24tel.db.hot import Query, Tx, as_tx, insert, table_of, update
 from b24tel.telephony.models import (
     Call,
@@ -203,8 +204,11 @@ _LINE_ROW = Query(
 
 
 async def line_row(tx: Tx, owner: int, number: str) -> LineRow | None:
-    row = await tx.first(_LINE_ROW, owner=owner, number=number)
-    return LineRow(*row) if row is not None else None
+    async def load() -> LineRow | None:
+        row = await tx.first(_LINE_ROW, owner=owner, number=number)
+        return LineRow(*row) if row is not None else None
+
+    return await cached(tx, "lines", (owner, number), load)
 
 
 async def add_line_if_missing(tx: Tx, values: dict[str, Any]) -> None:

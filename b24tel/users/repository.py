@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from b24tel.db.cache import cached
 from b24tel.db.hot import Query, Tx, as_tx, scalar
 from b24tel.db.listen import notify
 from b24tel.identity import AUTH_CHANNEL
@@ -30,13 +31,21 @@ _ACTIVE_BY_INNER = Query(
 
 async def is_active(tx: Tx, user_id: int) -> bool:
     """Whether ``user_id`` is an existing, active user (reads committed rows and this
-    unit of work's flushed ones)."""
-    return bool(await scalar(tx, _IS_ACTIVE, id=user_id))
+    unit of work's flushed ones; a hot unit's from this process's copy, b24tel.db.cache)."""
+
+    async def load() -> bool:
+        return bool(await scalar(tx, _IS_ACTIVE, id=user_id))
+
+    return await cached(tx, "users", ("active", user_id), load)
 
 
 async def active_id_by_inner(tx: Tx, inner: str) -> int | None:
-    found = await scalar(tx, _ACTIVE_BY_INNER, inner=inner)
-    return int(found) if found is not None else None
+    async def load() -> int | None:
+        found = await scalar(tx, _ACTIVE_BY_INNER, inner=inner)
+        return int(found) if found is not None else None
+
+    # most numbers calling in are no one's inner number: that answer is kept too
+    return await cached(tx, "users", ("inner", inner), load, keep_none=True)
 
 
 async def active_user_by_inner(session: AsyncSession, inner: str) -> User | None:
