@@ -67,7 +67,11 @@ def register_params(index: int) -> dict[str, Any]:
     }
 
 
-async def _record(database_url: str, kind: str) -> Recorded:
+async def record_calls(
+    database_url: str, kind: str
+) -> tuple[dict[str, list[Statement]], list[str]]:
+    """The statements of one register (or one full flow), per method, and the values a replay
+    must make unique. Recorded through the real app in-process on a fresh database."""
     import httpx
     from sqlalchemy import event
 
@@ -83,19 +87,23 @@ async def _record(database_url: str, kind: str) -> Recorded:
         hook = await bootstrap(settings)
         assert hook, "the floor needs a fresh database"
         app = create_app(settings)
-        statements: list[Statement] = []
-        recording = False
+        calls: dict[str, list[Statement]] = {}
+        bucket: list[list[Statement] | None] = [None]
         engine = app.state.services.db.engine.sync_engine
         sqlite = engine.dialect.name == "sqlite"
 
+        def keep(st: Statement) -> None:
+            if bucket[0] is not None:
+                bucket[0].append(st)
+
         @event.listens_for(engine, "before_cursor_execute")
         def executed(conn, cursor, sql, params, context, many):  # type: ignore[no-untyped-def]
-            if recording and not sqlite:
-                statements.append(Statement(sql, params, many))
+            if not sqlite:
+                keep(Statement(sql, params, many))
 
         def traced(sql: str) -> None:
-            if recording and not sql.startswith("PRAGMA"):
-                statements.append(Statement(sql, None, literal=True))
+            if not sql.startswith("PRAGMA"):
+                keep(Statement(sql, None, literal=True))
 
         @event.listens_for(engine, "connect")
         def connected(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -106,13 +114,13 @@ async def _record(database_url: str, kind: str) -> Recorded:
 
         @event.listens_for(engine, "begin")
         def began(conn):  # type: ignore[no-untyped-def]
-            if recording and not sqlite:  # SQLite's BEGIN IMMEDIATE is a statement of ours
-                statements.append(Statement("BEGIN", None))
+            if not sqlite:  # SQLite's BEGIN IMMEDIATE is a statement of ours
+                keep(Statement("BEGIN", None))
 
         @event.listens_for(engine, "commit")
         def committed(conn):  # type: ignore[no-untyped-def]
-            if recording and not sqlite:
-                statements.append(Statement("COMMIT", None))
+            if not sqlite:
+                keep(Statement("COMMIT", None))
 
         path = "/rest/" + hook.split("/rest/", 1)[1]
         unique: list[str] = []
@@ -120,32 +128,40 @@ async def _record(database_url: str, kind: str) -> Recorded:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
 
-                async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
-                    answer = await client.post(path + method, json=params)
+                async def call(method: str, params: dict[str, Any], recorded: bool) -> Any:
+                    bucket[0] = calls.setdefault(method, []) if recorded else None
+                    answer = await client.post(
+                        path + "telephony.externalCall." + method, json=params
+                    )
+                    bucket[0] = None
                     body: dict[str, Any] = answer.json()
                     assert "result" in body, body
-                    return body
+                    return body["result"]
 
                 for index in range(2):  # the second flow is the one recorded: line exists
-                    recording = index == 1
-                    reg = await call("telephony.externalCall.register", register_params(index))
-                    call_id = reg["result"]["CALL_ID"]
+                    recorded = index == 1
+                    call_id = (await call("register", register_params(index), recorded))["CALL_ID"]
                     if kind == "flow":
-                        await call(
-                            "telephony.externalCall.finish",
-                            {"CALL_ID": call_id, "USER_ID": 1, "DURATION": 42},
-                        )
-                        await call(
-                            "telephony.externalCall.attachRecord",
-                            {"CALL_ID": call_id, "FILENAME": "c.wav", "FILE_CONTENT": RECORD_B64},
-                        )
-                recording = False
+                        finish = {"CALL_ID": call_id, "USER_ID": 1, "DURATION": 42}
+                        await call("finish", finish, recorded)
+                        attach = {
+                            "CALL_ID": call_id,
+                            "FILENAME": "c.wav",
+                            "FILE_CONTENT": RECORD_B64,
+                        }
+                        await call("attachRecord", attach, recorded)
                 unique.append(call_id)
-        for st in statements:
+        for st in (st for statements in calls.values() for st in statements):
             for value in _values(st.params) + _quoted(st.sql if st.literal else ""):
                 if isinstance(value, str) and KEY.match(value) and value not in unique:
                     unique.append(value)
-        return Recorded(statements, unique, 1 if kind == "register" else 3)
+        return calls, unique
+
+
+async def _record(database_url: str, kind: str) -> Recorded:
+    calls, unique = await record_calls(database_url, kind)
+    statements = [st for part in calls.values() for st in part]
+    return Recorded(statements, unique, len(calls))
 
 
 def _quoted(sql: str) -> list[str]:
@@ -186,37 +202,63 @@ def _fresh(params: Any, unique: list[str], suffix: str) -> Any:
     return one(params)
 
 
-def replay_sqlite(path: str, rec: Recorded, seconds: float) -> float:
-    """Flows per second, one connection back to back."""
+def sqlite_connection(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
         conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+def run_sqlite(
+    conn: sqlite3.Connection, statements: list[Statement], unique: list[str], suffix: str
+) -> None:
+    """One replay of ``statements``, unique values given ``suffix``."""
+    for st in statements:
+        if st.sql == "COMMIT":
+            conn.execute("COMMIT")
+        elif st.literal:
+            conn.execute(_fresh(st.sql, unique, suffix)).fetchall()
+        elif st.many:
+            conn.executemany(st.sql, _fresh(st.params, unique, suffix))
+        else:
+            conn.execute(st.sql, _fresh(st.params, unique, suffix) or ()).fetchall()
+
+
+def replay_sqlite(path: str, rec: Recorded, seconds: float) -> float:
+    """Flows per second, one connection back to back."""
+    conn = sqlite_connection(path)
     done, deadline, index = 0, time.perf_counter() + seconds, 0
     started = time.perf_counter()
     while time.perf_counter() < deadline:
         index += 1
-        suffix = f"-f{index}"
-        for st in rec.statements:
-            if st.sql == "COMMIT":
-                conn.execute("COMMIT")
-            elif st.literal:
-                conn.execute(_fresh(st.sql, rec.unique, suffix)).fetchall()
-            elif st.many:
-                conn.executemany(st.sql, _fresh(st.params, rec.unique, suffix))
-            else:
-                conn.execute(st.sql, _fresh(st.params, rec.unique, suffix) or ()).fetchall()
+        run_sqlite(conn, rec.statements, rec.unique, f"-f{index}")
         done += 1
     elapsed = time.perf_counter() - started
     conn.close()
     return done / elapsed
 
 
-async def replay_pg(url: str, rec: Recorded, seconds: float, connections: int) -> float:
-    import asyncpg
+async def run_pg(conn: Any, statements: list[Statement], unique: list[str], suffix: str) -> None:
+    """One replay of ``statements`` on an asyncpg connection, unique values given ``suffix``."""
+    for st in statements:
+        if st.sql in ("BEGIN", "COMMIT"):
+            await conn.execute(st.sql)
+        elif st.many:
+            await conn.executemany(st.sql, _fresh(st.params, unique, suffix))
+        else:
+            await conn.fetch(st.sql, *(_fresh(st.params, unique, suffix) or ()))
+
+
+def asyncpg_dsn(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def replay_pg(url: str, rec: Recorded, seconds: float, connections: int) -> float:
+    import asyncpg
+
+    dsn = asyncpg_dsn(url)
     conns = [await asyncpg.connect(dsn) for _ in range(connections)]
     deadline = time.perf_counter() + seconds
     counter = [0]
@@ -225,16 +267,7 @@ async def replay_pg(url: str, rec: Recorded, seconds: float, connections: int) -
         done = 0
         while time.perf_counter() < deadline:
             counter[0] += 1
-            suffix = f"-p{wid}-{counter[0]}"
-            for st in rec.statements:
-                if st.sql == "BEGIN":
-                    await conn.execute("BEGIN")
-                elif st.sql == "COMMIT":
-                    await conn.execute("COMMIT")
-                elif st.many:
-                    await conn.executemany(st.sql, _fresh(st.params, rec.unique, suffix))
-                else:
-                    await conn.fetch(st.sql, *(_fresh(st.params, rec.unique, suffix) or ()))
+            await run_pg(conn, rec.statements, rec.unique, f"-p{wid}-{counter[0]}")
             done += 1
         return done
 

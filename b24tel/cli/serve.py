@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from uvicorn.supervisors import Multiprocess
 
 from b24tel import logs
-from b24tel.app import SETTINGS_ENV, create_app
+from b24tel.app import SETTINGS_ENV, create_app, serving
 from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
 from b24tel.config import Settings
 from b24tel.db import migrate
@@ -214,7 +214,7 @@ def serve(
         worker_config = server_config(settings, "b24tel.app:app_from_environment", workers)
         Multiprocess(worker_config, sockets=[sock]).run()
         return
-    server = Server(server_config(settings, create_app(settings), 1))
+    server = Server(server_config(settings, serving(create_app(settings)), 1))
     # uvicorn re-raises the signal it stopped on once shutdown is complete (as uvicorn.run)
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

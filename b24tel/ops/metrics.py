@@ -11,6 +11,7 @@ it, only clients on this machine are answered.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -71,6 +72,11 @@ class Metrics:
             registry=r,
         )
         self.journal = Gauge("b24tel_journal_entries", "Entries in the request journal", registry=r)
+        self.frozen = Gauge(
+            "b24tel_gc_frozen_objects",
+            "Objects made at start and kept out of the garbage collector's full collections",
+            registry=r,
+        )
         self.pool = Gauge(
             "b24tel_db_pool_connections",
             "Database connections of this process",
@@ -148,6 +154,7 @@ class Metrics:
             self.deliveries.labels(status).set(states.get(status, 0))
         self.lag.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         self.journal.set(journal or 0)
+        self.frozen.set(gc.get_freeze_count())  # b24tel.app.serving
         if services.bridge is not None:
             waiting, oldest_queued = await bridge_status.depth(services.db)
             for state in ("queued", "failed", "done"):

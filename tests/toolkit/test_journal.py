@@ -4,6 +4,7 @@ and its off switch (docs/integrators.md, "The request journal")."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from b24tel.clock import Clock
 from b24tel.config import Settings
+from b24tel.db.hot import Query, scalar
 from b24tel.journal import queries
 from b24tel.journal.models import JournalRow
 from tests.conftest import FIXTURES, WEBHOOK_CODE, Harness, make_harness
@@ -184,3 +186,29 @@ async def test_a_large_form_value_is_kept_as_sent_whether_or_not_the_method_read
         "elided": True, "size": len(content),
         "sha256": hashlib.sha256(content.encode()).hexdigest(),
     }  # fmt: skip
+
+
+async def test_a_long_flush_takes_turns_with_requests(harness: Harness) -> None:
+    """A flush writes CHUNK entries per transaction: a request's unit of work runs between
+    two of them instead of waiting for the whole flush (its p99, docs/benchmarks.md)."""
+    from b24tel.journal.writer import CHUNK
+    from b24tel.rest.journal import Entry
+
+    journal, total = harness.services.journal, 10 * CHUNK
+    for i in range(total):
+        journal.record(Entry(
+            at=harness.services.clock.now(), request_id=f"r{i}", direction="in", kind="method",
+            method="server.time", caller="webhook:1", user_id=1, http_method="POST",
+            url="/rest/1/***/server.time", encoding="json", params={"N": i}, status=200,
+            result="2026-01-01T00:00:00+00:00", error=None, error_description=None,
+            duration_ms=1.0, bytes_in=2, bytes_out=60, client="127.0.0.1", user_agent="t",
+            fault=None,
+        ))  # fmt: skip
+    flush = asyncio.create_task(journal.flush())
+    seen = 0
+    while not seen:  # a request's unit of work, again and again, until a chunk is in
+        async with harness.db.hot(readonly=True) as tx:
+            seen = int(await scalar(tx, Query(select(func.count(JournalRow.id)))))
+        await asyncio.sleep(0)
+    assert 0 < seen < total
+    assert await flush == total

@@ -75,6 +75,10 @@ def test_a_connector_flow_in_the_journal(server: ServeProcess, tmp_path: Path) -
     assert code not in out and all(r["url"].startswith("/rest/1/***/") for r in rows)
     shown = cli(tmp_path / "data", "requests", "show", str(register["id"]), "--curl")
     assert "<WEBHOOK_CODE>" in shown and "PHONE_NUMBER" in shown and code not in shown
+    # a serving process keeps what it made at start out of full collections (app.serving)
+    metrics = httpx.get(server.url + "/metrics").text
+    frozen = next(ln for ln in metrics.splitlines() if ln.startswith("b24tel_gc_frozen_objects"))
+    assert float(frozen.split()[1]) > 10_000, frozen
     server.stop()
     # the first start prints its webhook once, on purpose; nothing after it may
     started = next(n for n, line in enumerate(server.lines) if "listening on" in line)

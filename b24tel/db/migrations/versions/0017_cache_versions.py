@@ -54,13 +54,20 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
+        # per row: a statement that changes nothing (INSERT … ON CONFLICT DO NOTHING on a
+        # line another request has just made) neither drops the copies nor takes the
+        # version's row lock to its commit (concurrent registers queued on it); TRUNCATE
+        # has no rows, a statement trigger of its own
         for group, tables in GROUPS.items():
             for table in tables:
-                op.execute(
-                    f"CREATE TRIGGER cache_{table} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
-                    f' ON "{table}" FOR EACH STATEMENT'
-                    f" EXECUTE FUNCTION b24tel_cache_bump('{group}')"
-                )
+                for suffix, when, each in (
+                    ("rows", "INSERT OR UPDATE OR DELETE", "ROW"),
+                    ("truncate", "TRUNCATE", "STATEMENT"),
+                ):
+                    op.execute(
+                        f'CREATE TRIGGER cache_{table}_{suffix} AFTER {when} ON "{table}"'
+                        f" FOR EACH {each} EXECUTE FUNCTION b24tel_cache_bump('{group}')"
+                    )
         return
     for name, table, group in _triggers():
         event = name.rsplit("_", 1)[1].upper()
@@ -74,7 +81,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for tables in GROUPS.values():
             for table in tables:
-                op.execute(f'DROP TRIGGER IF EXISTS cache_{table} ON "{table}"')
+                for suffix in ("rows", "truncate"):
+                    op.execute(f'DROP TRIGGER IF EXISTS cache_{table}_{suffix} ON "{table}"')
         op.execute("DROP FUNCTION IF EXISTS b24tel_cache_bump()")
     else:
         for name, _table, _group in _triggers():
