@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from b24tel.app import create_app
 from b24tel.config import Settings
-from b24tel.db.cache import cached
+from b24tel.db.cache import CacheVersion, cached
 from b24tel.db.hot import as_tx, update
 from b24tel.events.models import Delivery
+from b24tel.telephony import repository as telephony_repo
 from b24tel.telephony.models import Call, ExternalLine
 from b24tel.users.models import User
 from tests.conftest import Harness
@@ -188,3 +189,26 @@ async def test_what_a_unit_read_before_a_change_is_not_kept(harness: Harness) ->
     async with db.hot() as tx:
         await cached(tx, "users", "probe", load)
     assert load.count == 3
+
+
+async def test_a_statement_that_changes_nothing_keeps_the_copies(
+    harness: Harness, hook: str
+) -> None:
+    """Another request making the same line a moment later (INSERT … ON CONFLICT DO
+    NOTHING) changes no row: the version stays, and on PostgreSQL no unit of work waits on
+    its row until that request commits."""
+    number = "74950003333"
+    ok(await register(harness, hook, LINE_NUMBER=number))
+
+    async def lines_version() -> int:
+        async with harness.db.transaction() as s:
+            found = select(CacheVersion.version).where(CacheVersion.name == "lines")
+            return int(await s.scalar(found) or 0)
+
+    before = await lines_version()
+    async with harness.db.hot() as tx:
+        await telephony_repo.add_line_if_missing(tx, {
+            "owner": 0, "number": number, "name": None, "crm_auto_create": "Y",
+            "normalized_number": number, "created_at": harness.services.clock.now(),
+        })  # fmt: skip
+    assert await lines_version() == before
