@@ -330,6 +330,23 @@ def scratch_postgres(url: str) -> tuple[str, Callable[[], None]]:
     return scratch, lambda: aio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def bench_postgres() -> Iterator[str | None]:
+    """A scratch database on the benchmarks' PostgreSQL (``B24TEL_BENCH_DATABASE_URL``,
+    default the local server), dropped afterwards; None, and why, when it cannot be had."""
+    pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    try:
+        url, drop = scratch_postgres(pg)
+    except Exception as exc:
+        print(f"PostgreSQL skipped ({type(exc).__name__}: {exc})")
+        yield None
+        return
+    try:
+        yield url
+    finally:
+        drop()
+
+
 # --- recordings ------------------------------------------------------------------------------
 
 MODES = ("json", "form", "upload", "url")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import os
 import random
 import re
 import sqlite3
@@ -31,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PG_ENV, scratch_postgres
+from common import bench_postgres
 
 from b24tel.simulate import wav
 
@@ -293,16 +292,8 @@ def floor(kind: str, database_url: str = "", seconds: float = 5.0) -> tuple[floa
 
 
 def pg_floor(kind: str, seconds: float) -> tuple[float, int] | None:
-    pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-    try:
-        url, drop = scratch_postgres(pg)
-    except Exception as exc:
-        print(f"PostgreSQL skipped ({type(exc).__name__}: {exc})")
-        return None
-    try:
-        return floor(kind, url, seconds)
-    finally:
-        drop()
+    with bench_postgres() as url:
+        return floor(kind, url, seconds) if url is not None else None
 
 
 def main() -> None:

@@ -38,14 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import floor
 from common import (
-    PG_ENV,
     Server,
     baseline_server,
+    bench_postgres,
     clean_env,
     free_port,
     load,
     percentile,
-    scratch_postgres,
     table,
     wait_port,
 )
@@ -156,17 +155,10 @@ def main() -> None:
         measured = {"bare endpoint": p99s(base.port, args.quick)}
     with tempfile.TemporaryDirectory() as data, lean_server(f"{data}/lean.db", data) as server:
         measured["prototype, sqlite"] = p99s(server.port, args.quick)
-    pg = os.environ.get(PG_ENV, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-    try:
-        url, drop = scratch_postgres(pg)
-    except Exception as exc:
-        print(f"PostgreSQL skipped ({type(exc).__name__}: {exc})")
-    else:
-        try:
+    with bench_postgres() as url:
+        if url is not None:
             with tempfile.TemporaryDirectory() as data, lean_server(url, data) as server:
                 measured["prototype, postgresql"] = p99s(server.port, args.quick)
-        finally:
-            drop()
     for name, figures in measured.items():
         for method, (p50, p99) in figures.items():
             target = REFERENCE_SECONDS[method] * 10  # 1 % of the cloud's, in ms
