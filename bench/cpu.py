@@ -6,6 +6,12 @@ for ``--seconds``, after a short warm-up; prints requests/s, the server's CPU sh
 CPU milliseconds per request, for register alone and for the full flow (register, finish,
 attachRecord with a 100 KB recording; three requests).
 
+On PostgreSQL it also prints the CPU milliseconds per request of the database's processes and
+of the load generator, and what they leave for ``--workers 2``: on a machine where the server,
+the database and ``wrk`` share the cores, N cores serve at most N ÷ (server + database +
+wrk CPU per request) requests a second — the bound on what a second worker can add over the
+one process measured.
+
     python bench/cpu.py [--seconds 8] [--database-url URL]
 """
 
@@ -13,6 +19,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -27,17 +36,43 @@ from common import b24tel_server, table
 from b24tel.simulate import wav
 
 RECORD_B64 = base64.b64encode(wav(100_000)).decode()
+CORES = os.cpu_count() or 1
+
+
+def _cpu(processes: list[psutil.Process]) -> dict[int, float]:
+    out = {}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            out[process.pid] = times.user + times.system
+    return out
+
+
+def _postgres() -> list[psutil.Process]:
+    """The local PostgreSQL's processes (its backends come and go with connections)."""
+    return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postg")]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+    return usage.ru_utime + usage.ru_stime
 
 
 def probe(port: int, hook: str, script: str, pid: int, seconds: int) -> list[object]:
     wrkload.run(port, hook, script, connections=32, seconds=2, record=RECORD_B64)  # warm-up
     process = psutil.Process(pid)
-    before, started = process.cpu_times(), time.monotonic()
+    before, pg_before, load_before = process.cpu_times(), _cpu(_postgres()), _children_cpu()
+    started = time.monotonic()
     result = wrkload.run(port, hook, script, connections=32, seconds=seconds, record=RECORD_B64)
     after, wall = process.cpu_times(), time.monotonic() - started
+    pg = sum(t - pg_before.get(pid, 0.0) for pid, t in _cpu(_postgres()).items())
+    load = _children_cpu() - load_before
     cpu = (after.user - before.user) + (after.system - before.system)
-    return [f"{result.rate:.0f}", f"{100 * cpu / wall:.0f}",
-            f"{1000 * cpu / max(result.requests, 1):.2f}", result.failed]  # fmt: skip
+    n = max(result.requests, 1)
+    bound = (CORES / ((cpu + pg + load) / n)) / max(result.rate, 1e-9)
+    return [f"{result.rate:.0f}", f"{100 * cpu / wall:.0f}", f"{1000 * cpu / n:.2f}",
+            f"{1000 * pg / n:.2f}", f"{1000 * load / n:.3f}", f"{bound:.2f}x",
+            result.failed]  # fmt: skip
 
 
 def main() -> None:
@@ -50,7 +85,26 @@ def main() -> None:
         for name, script in (("register", wrkload.REGISTER), ("full flow", wrkload.FLOW)):
             rows.append([name, *probe(server.port, server.hook, script, server.proc.pid,
                                       args.seconds)])  # fmt: skip
-    print(table(["scenario", "req/s", "server CPU %", "CPU ms per request", "failed"], rows))
+    print(
+        table(
+            [
+                "scenario",
+                "req/s",
+                "server CPU %",
+                "CPU ms per request",
+                "database CPU ms",
+                "wrk CPU ms",
+                f"{CORES} cores allow",
+                "failed",
+            ],
+            rows,
+        )
+    )
+    print(
+        f"\n'{CORES} cores allow': {CORES} ÷ (server + database + wrk CPU per request), over the"
+        " requests/s measured — what --workers can add at most on this machine"
+        " (the database column counts this machine's PostgreSQL, whoever else uses it)"
+    )
 
 
 if __name__ == "__main__":

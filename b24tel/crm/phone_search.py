@@ -5,10 +5,10 @@ searchCrmEntities answers, and crm.duplicate.findbycomm (docs/reference/crm.md,
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, bindparam, literal, select
+from sqlalchemy import Select, String, bindparam, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import phones
@@ -50,8 +50,7 @@ def _display(title: str | None, name: str | None, last_name: str | None) -> str:
     return person or title or ""
 
 
-@functools.cache
-def _owners_of_phone(type_name: str) -> Query:
+def _owners_of_phone_in(type_name: str) -> Select[Any]:
     """The entities of one type with a phone of this normal form, with what a match
     shows — one index lookup on (type_id, normalized) and one by primary key."""
     model = ENTITIES[type_name].model
@@ -63,16 +62,21 @@ def _owners_of_phone(type_name: str) -> Query:
         Multifield.normalized == bindparam("key"),
         Multifield.entity_type == type_name,
     )
-    return Query(
-        select(
-            c.id, c.assigned_by_id,
-            c.title if "title" in c else none,
-            c.name if "name" in c else none,
-            c.last_name if "last_name" in c else none,
-            c.status_semantic_id if "status_semantic_id" in c else none,
-            c.date_modify,
-        ).where(c.id.in_(owners))
-    )  # fmt: skip
+    return select(
+        literal(type_name, String()),
+        c.id, c.assigned_by_id,
+        c.title if "title" in c else none,
+        c.name if "name" in c else none,
+        c.last_name if "last_name" in c else none,
+        c.status_semantic_id if "status_semantic_id" in c else none,
+        c.date_modify,
+    ).where(c.id.in_(owners))  # fmt: skip
+
+
+# contacts, leads and companies in one statement: one round trip on PostgreSQL, not three
+# (a register's CPU on both sides of the connection is per statement, docs/benchmarks.md,
+# "Request throughput, round three — third part")
+_OWNERS_OF_PHONE = Query(union_all(*(_owners_of_phone_in(t) for t in SEARCH_ORDER)))
 
 
 async def search_phone(where: AsyncSession | Tx, number: str, region: str) -> list[Match]:
@@ -83,13 +87,11 @@ async def search_phone(where: AsyncSession | Tx, number: str, region: str) -> li
         return []
     tx = await as_tx(where)
     matches: list[Match] = []
-    for type_name in SEARCH_ORDER:
-        for id_, assigned, title, name, last_name, semantic, modified in await tx.rows(
-            _owners_of_phone(type_name), key=key
-        ):
-            active = not (type_name == "LEAD" and semantic in ("S", "F"))
-            display = _display(title, name, last_name)
-            matches.append(Match(type_name, id_, assigned, display, active, modified))
+    rows = await tx.rows(_OWNERS_OF_PHONE, key=key)
+    for type_name, id_, assigned, title, name, last_name, semantic, modified in rows:
+        active = not (type_name == "LEAD" and semantic in ("S", "F"))
+        display = _display(title, name, last_name)
+        matches.append(Match(type_name, id_, assigned, display, active, modified))
     rank = {t: i for i, t in enumerate(SEARCH_ORDER)}
     matches.sort(
         key=lambda m: (rank[m.entity_type], not m.active, -m.date_modify.timestamp(), -m.entity_id)

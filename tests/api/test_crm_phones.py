@@ -5,11 +5,13 @@ type with phones; find_by_phone picks entities like the reference
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 import pytest
 
 from b24tel import phones
 from b24tel.crm import phone_search as service
+from b24tel.db.hot import Query, Tx
 from tests.conftest import Harness
 from tests.helpers import ok
 
@@ -175,3 +177,33 @@ async def test_findbycomm_email_and_errors(harness: Harness, hook: str) -> None:
         400,
         "Communication values is not defined",
     )
+
+
+class _Counting:
+    """A hot unit's Tx that counts the statements it is handed."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx, self.statements = tx, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+    async def rows(self, q: Query, **params: Any) -> list[Any]:
+        self.statements += 1
+        return await self.tx.rows(q, **params)
+
+
+async def test_contacts_leads_and_companies_in_one_statement(harness: Harness, hook: str) -> None:
+    """A call's CRM lookup is one round trip on PostgreSQL, whatever matches."""
+    ids = [
+        await _add(harness, hook, "contact", {"NAME": "C"}),
+        await _add(harness, hook, "lead", {"TITLE": "L"}),
+        await _add(harness, hook, "company", {"TITLE": "Co"}),
+    ]
+    async with harness.db.hot(readonly=True) as tx:
+        counting = _Counting(tx)
+        found = await service.search_phone(cast(Tx, counting), "+7 916 000 12 34", "RU")
+    assert [(m.entity_type, m.entity_id) for m in found] == list(
+        zip(("CONTACT", "LEAD", "COMPANY"), ids, strict=True)
+    )
+    assert counting.statements == 1
