@@ -10,7 +10,9 @@ IPv4-mapped and IPv4 embedded by 6to4, Teredo and NAT64 included) are refused.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
+import os
 import socket
 import ssl
 from collections.abc import Iterable
@@ -126,7 +128,7 @@ def guarded_client(
 ) -> httpx.AsyncClient:
     """An httpx client whose every connection passes ``refusal``; no redirects followed,
     no proxy variables read."""
-    context = ssl.create_default_context() if verify_tls else insecure_context()
+    context = verifying_context() if verify_tls else insecure_context()
     transport = httpx.AsyncHTTPTransport(verify=context, retries=0)
     # the same pool httpx builds, with our network backend underneath
     transport._pool = httpcore.AsyncConnectionPool(
@@ -153,8 +155,23 @@ async def host_refusal(host: str, allowlist: list[Network]) -> str | None:
     return None if any(r is None for r in reasons) else next(r for r in reasons if r)
 
 
+def verifying_context() -> ssl.SSLContext:
+    """The system's trust store as a context, made once per store: loading the store takes
+    tens of milliseconds, and an event worker and a fetcher made one each at every start.
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` name another store (OpenSSL reads them), so a
+    change of either makes a new context."""
+    return _context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"), True)
+
+
 def insecure_context() -> ssl.SSLContext:
+    return _context(None, None, False)
+
+
+@functools.lru_cache(maxsize=8)
+def _context(_file: str | None, _dir: str | None, verify: bool) -> ssl.SSLContext:
+    # the arguments are the cache's key: OpenSSL reads the variables itself
     context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context

@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from b24tel.cli.base import Ctx, run_db
-from b24tel.cli.serve import webhook_url
+from b24tel.cli.base import Ctx, run_db, webhook_url
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError

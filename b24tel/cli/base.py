@@ -40,6 +40,10 @@ class Ctx:
             raise click.ClickException(str(exc)) from exc
 
 
+def webhook_url(base: str, user_id: int, code: str) -> str:
+    return f"{base.rstrip('/')}/rest/{user_id}/{code}/"
+
+
 def shown_url(settings: Settings) -> str:
     return make_url(settings.effective_database_url).render_as_string(hide_password=True)
 

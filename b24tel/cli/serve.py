@@ -19,7 +19,7 @@ from uvicorn.supervisors import Multiprocess
 
 from b24tel import logs
 from b24tel.app import SETTINGS_ENV, create_app, serving
-from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
+from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir, webhook_url
 from b24tel.config import Settings
 from b24tel.db import migrate
 from b24tel.db.engine import open_database
@@ -28,10 +28,6 @@ from b24tel.identity import ALL_SCOPES
 from b24tel.users import service as users
 from b24tel.users.models import User
 from b24tel.web.live import CardHub
-
-
-def webhook_url(base: str, user_id: int, code: str) -> str:
-    return f"{base.rstrip('/')}/rest/{user_id}/{code}/"
 
 
 async def bootstrap(settings: Settings) -> str | None:

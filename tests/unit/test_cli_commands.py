@@ -1,0 +1,64 @@
+"""The command line imports a command's module only when that command runs: a short command
+does not pay for the app, the bridge and the simulator (each command line is a new
+process). Every command is still there, with its subcommands from other modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from b24tel.cli.main import COMMANDS, cli, load
+
+
+def _imported_after(*args: str) -> set[str]:
+    """The b24tel modules a fresh process has imported after running ``b24tel *args``."""
+    code = (
+        "import sys\n"
+        "from b24tel.cli.main import cli\n"
+        "try:\n"
+        f"    cli.main({list(args)!r}, standalone_mode=False)\n"
+        "finally:\n"
+        "    print(' '.join(m for m in sys.modules if m.startswith('b24tel')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("args", [("status", "--help"), ("users", "--help"), ("config", "docs")])
+def test_a_short_command_does_not_import_the_app(args: tuple[str, ...]) -> None:
+    imported = _imported_after(*args)
+    assert "b24tel.cli.main" in imported
+    assert not {"b24tel.app", "b24tel.bridge.mirror", "b24tel.simulate"} & imported
+
+
+def test_serve_imports_what_it_serves() -> None:
+    assert "b24tel.app" in _imported_after("serve", "--help")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_loads_under_its_name(name: str) -> None:
+    assert load(name).name == name
+
+
+def test_help_lists_every_command() -> None:
+    out = CliRunner().invoke(cli, ["--help"]).output
+    listed = {line.split()[0] for line in out.split("Commands:", 1)[1].splitlines() if line}
+    assert listed == {*COMMANDS, "config"}
+
+
+@pytest.mark.parametrize(
+    ("group", "sub"),
+    [("users", "password"), ("apps", "install"), ("webhooks", "outgoing")],
+)
+def test_subcommands_added_by_other_modules_are_there(group: str, sub: str) -> None:
+    # a fresh process: in this one, another test may have imported the module already
+    done = subprocess.run(
+        [sys.executable, "-m", "b24tel", group, sub, "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
