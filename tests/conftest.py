@@ -447,6 +447,8 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
+            # a client that keeps a connection open past the test does not hold up its end
+            timeout_graceful_shutdown=2,
             ssl_certfile=ssl[0] if ssl else None,
             ssl_keyfile=ssl[1] if ssl else None,
             **http_options(getattr(app.state.services, "settings", None) or Settings()),
