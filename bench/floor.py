@@ -75,7 +75,7 @@ async def record_calls(
     from sqlalchemy import event
 
     from b24tel.app import create_app
-    from b24tel.cli.serve import bootstrap
+    from b24tel.cli.running import bootstrap
     from b24tel.config import Settings
     from b24tel.db import migrate
 
