@@ -12,7 +12,13 @@ the database and ``wrk`` share the cores, N cores serve at most N ÷ (server + d
 wrk CPU per request) requests a second — the bound on what a second worker can add over the
 one process measured.
 
-    python bench/cpu.py [--seconds 8] [--database-url URL]
+With ``--workers N`` (PostgreSQL) it measures ``serve --workers N`` on the same database too,
+its CPU counted over all its processes: a second worker's overhead shows as CPU milliseconds
+per request above one process's.
+
+    python bench/cpu.py [--seconds 8] [--database-url URL [--workers 2]]
+
+``--database-url`` names the server: the runs use a scratch database on it, dropped after.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import wrkload
-from common import b24tel_server, table
+from common import b24tel_server, scratch_postgres, table
 
 from b24tel.simulate import wav
 
@@ -58,16 +64,22 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _server(pid: int) -> list[psutil.Process]:
+    """The server and, with --workers, its worker processes."""
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
 def probe(port: int, hook: str, script: str, pid: int, seconds: int) -> list[object]:
     wrkload.run(port, hook, script, connections=32, seconds=2, record=RECORD_B64)  # warm-up
-    process = psutil.Process(pid)
-    before, pg_before, load_before = process.cpu_times(), _cpu(_postgres()), _children_cpu()
+    server = _server(pid)
+    before, pg_before, load_before = _cpu(server), _cpu(_postgres()), _children_cpu()
     started = time.monotonic()
     result = wrkload.run(port, hook, script, connections=32, seconds=seconds, record=RECORD_B64)
-    after, wall = process.cpu_times(), time.monotonic() - started
+    after, wall = _cpu(server), time.monotonic() - started
     pg = sum(t - pg_before.get(pid, 0.0) for pid, t in _cpu(_postgres()).items())
     load = _children_cpu() - load_before
-    cpu = (after.user - before.user) + (after.system - before.system)
+    cpu = sum(t - before.get(pid, 0.0) for pid, t in after.items())
     n = max(result.requests, 1)
     bound = (CORES / ((cpu + pg + load) / n)) / max(result.rate, 1e-9)
     return [f"{result.rate:.0f}", f"{100 * cpu / wall:.0f}", f"{1000 * cpu / n:.2f}",
@@ -79,12 +91,41 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="also measure `serve --workers N` (PostgreSQL)")  # fmt: skip
     args = parser.parse_args()
+    if not args.database_url:
+        print_rows(measure("", 1, args.seconds))
+        return
+    # a scratch database on that server: the webhook is printed on a first start only
+    url, drop = scratch_postgres(args.database_url)
+    try:
+        print_rows(measure(url, args.workers, args.seconds))
+    finally:
+        drop()
+
+
+def measure(database_url: str, workers: int, seconds: int) -> list[list[object]]:
     rows = []
-    with b24tel_server(database_url=args.database_url) as server:
-        for name, script in (("register", wrkload.REGISTER), ("full flow", wrkload.FLOW)):
+    scripts = (("register", wrkload.REGISTER), ("full flow", wrkload.FLOW))
+    with b24tel_server(database_url=database_url) as server:
+        for name, script in scripts:
             rows.append([name, *probe(server.port, server.hook, script, server.proc.pid,
-                                      args.seconds)])  # fmt: skip
+                                      seconds)])  # fmt: skip
+        hook = server.hook
+    if workers > 1 and database_url:
+        # the same database (its webhook is printed on first start only): where a second
+        # worker's CPU goes, against one process's per request
+        extra = ("--workers", str(workers))
+        with b24tel_server(database_url=database_url, hook=hook, args=extra) as server:
+            for name, script in scripts:
+                rows.append([f"{name}, {workers} workers",
+                             *probe(server.port, server.hook, script, server.proc.pid,
+                                    seconds)])  # fmt: skip
+    return rows
+
+
+def print_rows(rows: list[list[object]]) -> None:
     print(
         table(
             [

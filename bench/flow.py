@@ -258,11 +258,6 @@ def targets(baseline: Any, floors: dict, results: dict, workers: dict) -> None:
             gain = workers["register"].rate / reg
             print(f"  {db}: --workers 2 register at 32 = {gain:.2f}x one process (>= 1.6x: "
                   f"{verdict(gain >= 1.6)})")  # fmt: skip
-            if "register" in floors[db]:
-                # no number of processes commits faster than the raw driver on 30 connections
-                bound = floors[db]["register"] / reg
-                print(f"    the SQL floor allows at most {bound:.2f}x over this one process"
-                      + (": 1.6x out of reach in this run" if bound < 1.6 else ""))  # fmt: skip
         lat8 = res[("flow", 8)].latencies
         for name, seconds in REFERENCE_SECONDS.items():
             p99 = percentile(lat8[name], 0.99)

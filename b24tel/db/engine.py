@@ -15,6 +15,7 @@ turn to write. A unit of work that fails because the database is away raises
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -37,6 +39,8 @@ from b24tel.errors import ApiError
 POOL_SIZE = 30  # PostgreSQL connections of one process at most (plus one for LISTEN)
 # a server that stopped answering is given this long past statement_timeout to say so itself
 CLIENT_GRACE = 1.0
+# a pooled PostgreSQL connection unused this long is pinged before use (see `_liveness`)
+IDLE_PING_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,11 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, limits: Limits = Limits
     # connections are opened as requests need them and then kept: with a small pool and
     # overflow on top, a burst opened and closed a connection per request above the pool
     # (bench/flow.py: register at concurrency 32, +15 %); the ceiling is the same 30
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=limits.pool,
-        pool_pre_ping=True,
         pool_reset_on_return=None,
         hide_parameters=True,
         connect_args={
@@ -109,6 +112,37 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, limits: Limits = Limits
             "server_settings": {"statement_timeout": str(limits.busy_ms)},
         },
     )
+    _liveness(engine)
+    return engine
+
+
+def _liveness(engine: AsyncEngine) -> None:
+    """A pooled connection is checked before use, without a round trip while it is busy.
+
+    A server that restarts, shuts down or ends a backend closes the connection, and asyncpg
+    sees that at once (``is_closed``). Only a connection idle for ``IDLE_PING_SECONDS`` —
+    long enough for a firewall or proxy to have dropped it without a word — gets
+    SQLAlchemy's ping (BEGIN, an empty query, ROLLBACK). That ping on every checkout was
+    three round trips per unit of work: a register made 10 instead of 7, and two workers
+    served 1.47× one process instead of 1.66× (docs/benchmarks.md, "round three — fourth
+    part"). A dead connection found either way invalidates the pool, as the pre-ping did:
+    its siblings are as old as it is."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_conn.driver_connection.is_closed():
+            raise sa_exc.InvalidatePoolError("the server closed the connection")
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since >= IDLE_PING_SECONDS:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:
+                raise sa_exc.InvalidatePoolError("the connection did not answer a ping") from exc
 
 
 def make_migration_engine(url: str) -> AsyncEngine:
