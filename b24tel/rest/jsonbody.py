@@ -31,6 +31,13 @@ _PLACEHOLDER = b"\\u0000b24tel-large-%s-%d"
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _LONG_INT = re.compile(rb"\d{19,}")
+# a value's start that is an integer too long for 64 bits (at most 19 digits fit)
+_LONG_INT_VALUE = re.compile(rb"[ \t\r\n]*-?[0-9]{19}")
+# the marks a value follows, besides the document's start
+_VALUE_MARKS = (b":", b",", b"[")
+_BOM = b"\xef\xbb\xbf"  # json.loads reads past a UTF-8 byte order mark
+# up to this many marks the quick check reads each value's start; past it, the exact one
+_FEW_MARKS = 64
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]", re.IGNORECASE)
 INT64 = 2**63
 
@@ -54,8 +61,30 @@ def _php_int(text: str) -> int | float:
 
 
 def check_shape(document: bytes, limits: InputLimits) -> bool:
-    """Refuse too many values or too deep nesting; True when the document holds integers
-    too long for 64 bits."""
+    """Refuse too many values or too deep nesting; True when the document may hold integers
+    too long for 64 bits (then each integer goes through ``_php_int``: the same values).
+
+    Counted with the strings in, the brackets and commas are upper bounds of the real ones:
+    within the limits, the real ones are too, and nothing is refused. Only past them, or
+    with many values, are the strings taken out first — a pass over every byte that took
+    0.6 ms for an attachRecord's 133 KB of base64, eight times its JSON decode."""
+    opening = document.count(b"[") + document.count(b"{")
+    marks = document.count(b",") + document.count(b":") + opening
+    if opening > limits.max_depth or marks + 1 > min(limits.max_vars, _FEW_MARKS):
+        return _exact_shape(document, limits)
+    if _LONG_INT_VALUE.match(document, len(_BOM) if document.startswith(_BOM) else 0):
+        return True
+    for mark in _VALUE_MARKS:
+        at = document.find(mark)
+        while at != -1:
+            if _LONG_INT_VALUE.match(document, at + 1):
+                return True
+            at = document.find(mark, at + 1)
+    return False
+
+
+def _exact_shape(document: bytes, limits: InputLimits) -> bool:
+    """``check_shape`` on the document with its strings taken out."""
     structure = _STRING.sub(b'""', document)
     opening = structure.count(b"[") + structure.count(b"{")
     if opening > limits.max_depth:
