@@ -16,6 +16,7 @@ class TcpProxy:
         self.port = free_port()
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
+        self._silent: set[socket.socket] = set()
         self._lock = threading.Lock()
 
     def start(self) -> TcpProxy:
@@ -47,7 +48,8 @@ class TcpProxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                sink.sendall(data)
+                if source not in self._silent:
+                    sink.sendall(data)
         for s in (source, sink):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
@@ -66,6 +68,12 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
             self._open.clear()
+
+    def silence(self) -> None:
+        """The open connections go quiet: what they carry is dropped and nothing is closed
+        (a firewall or NAT that forgot them); new connections pass."""
+        with self._lock:
+            self._silent.update(self._open)
 
     def restore(self) -> None:
         self.start()

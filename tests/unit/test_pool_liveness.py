@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from b24tel.db import engine as engine_module
-from b24tel.db.engine import Database
+from b24tel.db.engine import Database, Limits
+from b24tel.errors import ApiError
 from tests.conftest import _admin
+from tests.ops.proxy import TcpProxy
 
 PING = ";"  # SQLAlchemy's ping for asyncpg: BEGIN, this empty query, ROLLBACK
 
@@ -77,4 +80,23 @@ async def test_a_connection_the_server_ended_is_replaced_before_use(pg_url: str)
         again, _ = await _unit(db)  # no DATABASE_UNAVAILABLE: a new connection served it
     finally:
         await db.dispose()
+    assert again != pid
+
+
+async def test_a_connection_that_went_silent_is_not_used_again(pg_url: str) -> None:
+    """A connection a firewall forgot looks open; once a statement on it got no answer, the
+    next unit of work opens a new one instead of waiting on it again."""
+    url = make_url(pg_url)
+    with TcpProxy((url.host or "127.0.0.1", url.port or 5432)) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        db = Database(through, pool_size=1, limits=Limits(statement=0.2))
+        try:
+            pid, _ = await _unit(db)
+            proxy.silence()
+            with pytest.raises(ApiError) as refused:
+                await _unit(db)
+            assert refused.value.code == "DATABASE_UNAVAILABLE"
+            again, _ = await _unit(db)
+        finally:
+            await db.dispose()
     assert again != pid
