@@ -10,7 +10,6 @@ from b24tel.cli.base import Ctx, run_db, webhook_url
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.errors import ApiError
-from b24tel.events.subscriptions import check_handler
 from b24tel.identity import ALL_SCOPES, parse_scopes
 from b24tel.ops import instances
 from b24tel.users import repository as repo
@@ -250,6 +249,10 @@ def apps_create(obj: Ctx, name: str, scopes: str, handler_url: str) -> None:
 
     async def work(db: Database) -> tuple[int, str, str]:
         if handler_url:
+            # loaded only here: event delivery's HTTP stack was 150 ms of every `users` and
+            # `apps` command's start
+            from b24tel.events.subscriptions import check_handler
+
             try:
                 await check_handler(handler_url, settings.event_handler_allowlist)
             except ApiError as exc:

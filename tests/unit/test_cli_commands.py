@@ -47,6 +47,13 @@ def test_a_short_command_does_not_import_the_app(args: tuple[str, ...]) -> None:
     assert not {"b24tel.app", "b24tel.bridge.mirror", "b24tel.simulate"} & imported
 
 
+def test_a_users_command_does_not_load_event_delivery(tmp_path: Path) -> None:
+    """`users` and `apps` load the event handlers' checks (an HTTP client stack) only for
+    an app created with a handler URL."""
+    imported = _imported_after("--data-dir", str(tmp_path), "users", "add", "--name", "Anna")
+    assert "b24tel.cli.admin" in imported and "b24tel.events.subscriptions" not in imported
+
+
 def test_a_start_refused_for_its_certificate_does_not_load_the_app(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.pem")
     imported = _imported_after(
