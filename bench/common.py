@@ -54,27 +54,27 @@ def wait_workers(database_url: str, pid: int, count: int, timeout: float = 120) 
     a load started then opened most of its connections on that one, for the whole run
     (32 connections split 28/4 and 25/7: ``--workers 2`` measured 1.45x one process where
     an even split gives 1.8x)."""
+    asyncio.run(_wait_workers(database_url, pid, count, timeout))
+
+
+async def _wait_workers(database_url: str, pid: int, count: int, timeout: float) -> None:
     import psutil
     from sqlalchemy import text
-
-    deadline = time.monotonic() + timeout
-    query = text("SELECT pid FROM server_instances WHERE stopped_at IS NULL")
-    while time.monotonic() < deadline:
-        workers = {p.pid for p in psutil.Process(pid).children(recursive=True)}
-        started = set(asyncio.run(_pids(database_url, query)))
-        if len(workers & started) >= count:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{count} workers did not start within {timeout:g} s")
-
-
-async def _pids(database_url: str, query: Any) -> list[int]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    query = text("SELECT pid FROM server_instances WHERE stopped_at IS NULL")
     engine = create_async_engine(database_url)
     try:
-        async with engine.connect() as conn:
-            return [row[0] for row in await conn.execute(query)]
+        async with asyncio.timeout(timeout), engine.connect() as conn:
+            while True:
+                workers = {p.pid for p in psutil.Process(pid).children(recursive=True)}
+                started = {row[0] for row in await conn.execute(query)}
+                if len(workers & started) >= count:
+                    return
+                await conn.rollback()  # the next read sees rows committed meanwhile
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise RuntimeError(f"{count} workers did not start within {timeout:g} s") from None
     finally:
         await engine.dispose()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,10 +95,15 @@ def current(url: str) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision among the scripts: the one no other revises (a straight line of
-    revisions; two heads are refused, as Alembic refuses them)."""
+    revisions; two heads are refused, as Alembic refuses them). Read once per process."""
+    return _head_of(MIGRATIONS)
+
+
+@cache
+def _head_of(directory: Path) -> str | None:
     revisions: set[str] = set()
     revised: set[str] = set()
-    for script in sorted((MIGRATIONS / "versions").glob("*.py")):
+    for script in sorted((directory / "versions").glob("*.py")):
         names = _assignments(script)
         if isinstance(names.get("revision"), str):
             revisions.add(names["revision"])

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import cache
 
 from sqlalchemy import text
 from starlette.responses import JSONResponse
@@ -26,11 +25,6 @@ PROBE_PREFIX = ".ready/"
 HEADERS = {"Cache-Control": "no-store"}
 
 
-@cache
-def _head() -> str | None:
-    return migrate.head_revision()  # read from the migration scripts once
-
-
 async def healthz(ctx: EndpointCtx) -> JSONResponse:
     return JSONResponse({"status": "ok"}, headers=HEADERS)
 
@@ -38,7 +32,7 @@ async def healthz(ctx: EndpointCtx) -> JSONResponse:
 async def _database(services: Services) -> str:
     async with services.db.transaction(readonly=True) as s:
         current = (await s.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    head = _head()
+    head = migrate.head_revision()
     if current != head:
         return f"schema at {current}, this version needs {head}: run `b24tel db upgrade`"
     return ""

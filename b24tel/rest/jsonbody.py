@@ -64,9 +64,9 @@ def check_shape(document: bytes, limits: InputLimits) -> bool:
     """Refuse too many values or too deep nesting; True when the document may hold integers
     too long for 64 bits (then each integer goes through ``_php_int``: the same values).
 
-    Counted with the strings in, the brackets and commas are upper bounds of the real ones:
-    within the limits, the real ones are too, and nothing is refused. Only past them, or
-    with many values, are the strings taken out first — a pass over every byte that took
+    Counted with the strings in, the brackets, commas and colons are upper bounds of the
+    real ones: within the limits, the real ones are too, and nothing is refused. Only past
+    them, or with many values, are the strings taken out first — a pass over every byte that took
     0.6 ms for an attachRecord's 133 KB of base64, eight times its JSON decode."""
     opening = document.count(b"[") + document.count(b"{")
     marks = document.count(b",") + document.count(b":") + opening

@@ -68,6 +68,7 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
                 s.close()
             self._open.clear()
+            self._silent.clear()
 
     def silence(self) -> None:
         """The open connections go quiet: what they carry is dropped and nothing is closed
