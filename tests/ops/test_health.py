@@ -170,7 +170,10 @@ def test_readiness_follows_the_database_without_a_restart(
                         json={"USER_ID": 1, "PHONE_NUMBER": "+74951112233", "TYPE": 2},
                     )
                     call_id = registered.json()["result"]["CALL_ID"]  # SHOW defaults to 1
-                    got = next(e for e in events if e[1].get("call_id") == call_id)
+                    try:
+                        got = next(e for e in events if e[1].get("call_id") == call_id)
+                    except httpx.RemoteProtocolError:  # the server ended the stream: why
+                        pytest.fail("the live stream ended:\n" + server.output[-6000:])
                     assert got[0] == "card"
 
 
@@ -200,7 +203,10 @@ def test_a_card_shown_while_not_listening_reaches_open_pages(
                     asyncio.run(_show_silently(shared_postgres, call_id))
                     proxy.cut()
                     proxy.restore()
-                    got = next(e for e in events if e[1].get("call_id") == call_id)
+                    try:
+                        got = next(e for e in events if e[1].get("call_id") == call_id)
+                    except httpx.RemoteProtocolError:  # the server ended the stream: why
+                        pytest.fail("the live stream ended:\n" + server.output[-6000:])
                     assert got[0] == "card"
 
 
