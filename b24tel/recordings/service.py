@@ -36,6 +36,17 @@ log = logging.getLogger("b24tel.recordings")
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """A staged recording checked and named; ``placed``: the size stored under ``key``
+    when the storage already has it (else the event loop stores it)."""
+
+    sha256: str
+    info: audio.AudioInfo
+    key: str
+    placed: int | None
+
+
+@dataclass(frozen=True)
 class StoredRecording:
     key: str
     size: int
@@ -54,19 +65,19 @@ class Recordings:
     async def from_base64(self, text: Iterable[bytes], folder: str) -> StoredRecording:
         """Base64 text (spooled request value, or a string) → a stored recording."""
         with deadline.paused():  # bytes on their way: request_deadline does not count them
-            # the staging file made, filled, synced and inspected in one hand-off: none of
-            # its system calls on the event loop
-            staging, sealed = await asyncio.to_thread(self._stage_base64, text)
+            # the staging file made, filled, synced, inspected and (on local storage) moved
+            # into place in one hand-off: none of its system calls on the event loop
+            staging, sealed = await asyncio.to_thread(self._stage_base64, text, folder)
             try:
-                return await self._store(staging, folder, *sealed)
+                return await self._store(staging, folder, sealed)
             finally:
                 staging.discard()
 
-    def _stage_base64(self, text: Iterable[bytes]) -> tuple[Staging, tuple[str, audio.AudioInfo]]:
+    def _stage_base64(self, text: Iterable[bytes], folder: str) -> tuple[Staging, Sealed]:
         staging = Staging(self.staging_dir)
         try:
             consume(text, Base64Decoder(staging))
-            return staging, _seal(staging)
+            return staging, self._seal(staging, folder)
         except BaseException:
             staging.discard()
             raise
@@ -94,18 +105,25 @@ class Recordings:
         return Staging(self.staging_dir)
 
     async def _finish(self, staging: Staging, folder: str) -> StoredRecording:
-        return await self._store(staging, folder, *await asyncio.to_thread(_seal, staging))
+        sealed = await asyncio.to_thread(self._seal, staging, folder)
+        return await self._store(staging, folder, sealed)
 
-    async def _store(
-        self, staging: Staging, folder: str, sha256: str, info: audio.AudioInfo
-    ) -> StoredRecording:
+    def _seal(self, staging: Staging, folder: str) -> Sealed:
+        """On a worker thread: the staging file synced, hashed and inspected (NotARecording),
+        then placed under its key where the storage can do that here (a local rename)."""
+        sha256, info = staging.finish(), audio.inspect(staging.path)
         key = f"{folder}/{uuid.uuid4().hex}.{info.extension}"
-        await self.storage.store_file(key, staging.path)
-        stored = await self.storage.stat(key)
-        if stored.size != staging.size:
+        return Sealed(sha256, info, key, self.storage.place_here(key, staging.path))
+
+    async def _store(self, staging: Staging, folder: str, sealed: Sealed) -> StoredRecording:
+        key, size = sealed.key, sealed.placed
+        if size is None:
+            await self.storage.store_file(key, staging.path)
+            size = (await self.storage.stat(key)).size
+        if size != staging.size:
             await self.discard_key(key)
-            raise StoreError(f"stored {stored.size} bytes of {staging.size}")
-        return StoredRecording(key, staging.size, sha256, info)
+            raise StoreError(f"stored {size} bytes of {staging.size}")
+        return StoredRecording(key, staging.size, sealed.sha256, sealed.info)
 
     async def discard(self, stored: StoredRecording) -> None:
         """Undo a store whose database row was not committed."""
@@ -121,7 +139,7 @@ class Recordings:
 
     async def add_file(
         self,
-        session: AsyncSession,
+        where: AsyncSession | Tx,
         stored: StoredRecording,
         *,
         name: str,
@@ -151,7 +169,7 @@ class Recordings:
             source=source,
             source_url=source_url,
         )
-        await hot.add(await as_tx(session), row)  # outside the session: read its id only
+        await hot.add(await as_tx(where), row)  # outside any session: read its id only
         return row
 
     async def mark_replaced(
@@ -184,8 +202,3 @@ def folder_of(start: dt.datetime, tz: dt.tzinfo) -> str:
     """``YYYY-MM`` of the call start in the portal's zone (docs/reference/telephony.md,
     "attachRecord")."""
     return start.astimezone(tz).strftime("%Y-%m")
-
-
-def _seal(staging: Staging) -> tuple[str, audio.AudioInfo]:
-    """On a worker thread: the staging file synced, hashed and inspected (NotARecording)."""
-    return staging.finish(), audio.inspect(staging.path)

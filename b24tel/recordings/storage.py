@@ -47,6 +47,11 @@ class RecordingStorage(ABC):
         """Store a local file (the staged recording); backends may move it instead."""
         return await self.store(key, _file_chunks(path))
 
+    def place_here(self, key: str, path: Path) -> int | None:
+        """On the staging thread: move a staged file under ``key``, return the size stored
+        there; None: the event loop stores it (``store_file``)."""
+        return None
+
     @abstractmethod
     def open(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes ``start`` … ``end`` (inclusive; None = to the end)."""
@@ -114,13 +119,17 @@ class LocalStorage(RecordingStorage):
         return size
 
     async def store_file(self, key: str, path: Path) -> int:
+        size = await asyncio.to_thread(self.place_here, key, path)
+        return size if size is not None else await super().store_file(key, path)
+
+    def place_here(self, key: str, path: Path) -> int | None:
         target = self.path(key)
         try:
             # same file system: a rename is the whole copy
-            await asyncio.to_thread(self._publish, path, target)
+            self._publish(path, target)
             return target.stat().st_size
         except OSError:
-            return await super().store_file(key, path)
+            return None  # another file system: copied instead
 
     def _publish(self, temp: Path, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)

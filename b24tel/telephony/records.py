@@ -59,12 +59,11 @@ async def attach(
     store = services.recordings
     try:
         async with services.db.hot() as tx:
-            s = await tx.session()
             stat = await repo.statistic_row(tx, call_id, lock=True)
             if stat is None:
                 raise errors.not_in_statistic()
             row = await store.add_file(
-                s,
+                tx,
                 stored,
                 name=name,
                 owner_id=stat.portal_user_id,
