@@ -53,7 +53,6 @@ from b24tel.ops.maintenance import Maintenance
 from b24tel.ops.metrics import Metrics
 from b24tel.recordings.fetcher import FetchPolicy, SafeFetcher, parse_allowlist
 from b24tel.recordings.service import Recordings
-from b24tel.recordings.storage import LocalStorage, open_storage
 from b24tel.rest import batch, system
 from b24tel.rest.authcache import AuthCache
 from b24tel.rest.deadline import Deadline
@@ -92,15 +91,6 @@ def build_registry() -> Registry:
     web_methods.register(registry)
     ops_methods.register(registry)
     return registry
-
-
-def build_recordings(settings: Settings, clock: Clock) -> Recordings:
-    storage = open_storage(
-        settings.storage_url, data_dir=settings.data_dir, s3=settings.s3_options()
-    )
-    # staging beside the recordings when they are local, so storing is a rename
-    staging = storage.tmp if isinstance(storage, LocalStorage) else spool_dir(settings.data_dir)
-    return Recordings(storage, staging, clock)
 
 
 def build_fetcher(settings: Settings) -> SafeFetcher:
@@ -173,7 +163,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             else SharedOperatingLimiter(clock, settings.operating_limit, db)
         ),
         tz=ZoneInfo(settings.timezone),
-        recordings=build_recordings(settings, clock),
+        recordings=Recordings.open(settings, clock),
         fetcher=build_fetcher(settings),
         background=Background(),
         auth_cache=AuthCache(clock, settings.auth_cache_ttl),

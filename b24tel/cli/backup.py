@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from b24tel.app import build_recordings
 from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, require_database
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.ops import backup as ops
 from b24tel.ops import restore as restoring
+from b24tel.recordings.service import Recordings
 from b24tel.recordings.storage import RecordingStorage
 
 
@@ -69,7 +69,7 @@ def _run(
     settings: Settings, work: Callable[[RecordingStorage], Awaitable[ops.Outcome]]
 ) -> ops.Outcome:
     async def main() -> ops.Outcome:
-        storage = build_recordings(settings, Clock()).storage
+        storage = Recordings.open(settings, Clock()).storage
         try:
             return await work(storage)
         finally:

@@ -6,11 +6,11 @@ import getpass
 
 import click
 
-from b24tel.app import build_recordings
 from b24tel.cli.base import Ctx, run_db
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.ops.erasure import BATCH, Counts, Eraser, NotANumber
+from b24tel.recordings.service import Recordings
 
 
 @click.command("erase")
@@ -37,7 +37,7 @@ def erase(obj: Ctx, phone: str, dry_run: bool, requested_by: str | None, batch_s
     settings = obj.settings()
 
     async def work(db: Database) -> Counts:
-        store = build_recordings(settings, Clock())
+        store = Recordings.open(settings, Clock())
         eraser = Eraser(db, store, settings.phone_region, Clock())
         try:
             if dry_run:

@@ -6,12 +6,12 @@ import sys
 
 import click
 
-from b24tel.app import build_recordings
 from b24tel.cli.base import Ctx, run_db
 from b24tel.clock import Clock
 from b24tel.db.engine import Database
 from b24tel.ops import retention
 from b24tel.recordings import ops
+from b24tel.recordings.service import Recordings
 
 
 @click.group()
@@ -27,7 +27,7 @@ def verify(obj: Ctx) -> None:
     settings = obj.settings()
 
     async def work(db: Database) -> ops.Report:
-        store = build_recordings(settings, Clock())
+        store = Recordings.open(settings, Clock())
         try:
             return await ops.verify(db, store)
         finally:
@@ -83,7 +83,7 @@ def gc(
     settings = obj.settings()
 
     async def work(db: Database) -> ops.Report:
-        store = build_recordings(settings, Clock())
+        store = Recordings.open(settings, Clock())
         try:
             expired = await retention.expire(
                 db,

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from b24tel import deadline
 from b24tel.clock import Clock
+from b24tel.config import Settings
+from b24tel.config_values import spool_dir
 from b24tel.db import hot
 from b24tel.db.engine import Database
 from b24tel.db.hot import Tx, as_tx
@@ -30,7 +32,7 @@ from b24tel.recordings import repository as repo
 from b24tel.recordings.errors import StoreError
 from b24tel.recordings.ingest import Base64Decoder, Staging, consume, consume_async
 from b24tel.recordings.models import RecordingFile
-from b24tel.recordings.storage import RecordingStorage
+from b24tel.recordings.storage import LocalStorage, RecordingStorage, open_storage
 
 log = logging.getLogger("b24tel.recordings")
 
@@ -59,6 +61,18 @@ class Recordings:
         self.storage = storage
         self.staging_dir = staging_dir
         self.clock = clock
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock) -> Recordings:
+        """The store the settings name (also for the commands that need only it, without
+        the app)."""
+        storage = open_storage(
+            settings.storage_url, data_dir=settings.data_dir, s3=settings.s3_options()
+        )
+        # staging beside the recordings when they are local, so storing is a rename
+        if isinstance(storage, LocalStorage):
+            return cls(storage, storage.tmp, clock)
+        return cls(storage, spool_dir(settings.data_dir), clock)
 
     # --- ingestion ----------------------------------------------------------------------
 

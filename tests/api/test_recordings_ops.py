@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from b24tel.app import build_recordings
 from b24tel.cli.main import cli
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.db.engine import Database
 from b24tel.recordings.models import RecordingFile
+from b24tel.recordings.service import Recordings
 from b24tel.simulate import wav_header
 from tests.conftest import Harness, reset_database
 
@@ -88,7 +88,7 @@ async def test_replaced_versions_kept_within_retention(
 
 CRASH_SCRIPT = textwrap.dedent("""
     import asyncio, os, sys, time
-    from b24tel.app import build_recordings
+    from b24tel.recordings.service import Recordings
     from b24tel.clock import Clock
     from b24tel.config import Settings
     from b24tel.db.engine import Database
@@ -106,7 +106,7 @@ CRASH_SCRIPT = textwrap.dedent("""
                 await asyncio.sleep(60)
 
     async def main():
-        store = build_recordings(settings, Clock())
+        store = Recordings.open(settings, Clock())
         stored = await store.from_stream(body(), "2026-03")
         print("STORED", flush=True)
         await asyncio.sleep(60)  # killed before the row is committed
@@ -142,7 +142,7 @@ def test_sigkill_while_storing(settings: Settings, tmp_path: Path, stage: str) -
 
     async def check() -> tuple[int, int]:
         db = Database(settings.effective_database_url)
-        store = build_recordings(settings, Clock())
+        store = Recordings.open(settings, Clock())
         async with db.transaction(readonly=True) as s:
             from sqlalchemy import func, select
 
@@ -164,7 +164,7 @@ def test_sigkill_while_storing(settings: Settings, tmp_path: Path, stage: str) -
 
 
 def test_gc_keeps_young_leftovers(settings: Settings) -> None:
-    store = build_recordings(settings, Clock())
+    store = Recordings.open(settings, Clock())
     store.staging_dir.mkdir(parents=True, exist_ok=True)
     young = store.staging_dir / "ingest-young.part"
     young.write_bytes(b"x")
