@@ -83,7 +83,7 @@ class Recordings:
             # into place in one hand-off: none of its system calls on the event loop
             staging, sealed = await asyncio.to_thread(self._stage_base64, text, folder)
             try:
-                return await self._store(staging, folder, sealed)
+                return await self._store(staging, sealed)
             finally:
                 staging.discard()
 
@@ -120,7 +120,7 @@ class Recordings:
 
     async def _finish(self, staging: Staging, folder: str) -> StoredRecording:
         sealed = await asyncio.to_thread(self._seal, staging, folder)
-        return await self._store(staging, folder, sealed)
+        return await self._store(staging, sealed)
 
     def _seal(self, staging: Staging, folder: str) -> Sealed:
         """On a worker thread: the staging file synced, hashed and inspected (NotARecording),
@@ -129,7 +129,7 @@ class Recordings:
         key = f"{folder}/{uuid.uuid4().hex}.{info.extension}"
         return Sealed(sha256, info, key, self.storage.place_here(key, staging.path))
 
-    async def _store(self, staging: Staging, folder: str, sealed: Sealed) -> StoredRecording:
+    async def _store(self, staging: Staging, sealed: Sealed) -> StoredRecording:
         key, size = sealed.key, sealed.placed
         if size is None:
             await self.storage.store_file(key, staging.path)
