@@ -67,7 +67,11 @@ def test_workers_share_the_port_on_postgresql(shared_postgres: str, tmp_path: Pa
         assert "with 2 worker processes" in server.output
         parent = psutil.Process(server.proc.pid)
         assert wait_for(lambda: len(_workers(parent)) == 2, 30), parent.children(recursive=True)
-        answered = [httpx.get(server.hook + "server.time").status_code for _ in range(40)]
+        # a worker still starting its app (a busy machine: seconds) answers once it is up;
+        # the port is shared from the moment its process exists
+        answered = [
+            httpx.get(server.hook + "server.time", timeout=60).status_code for _ in range(40)
+        ]
         assert answered == [200] * 40
         workers = _workers(parent)
         # one access line per request, the server's own (uvicorn's would repeat it)
