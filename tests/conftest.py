@@ -113,6 +113,14 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(2, min(MAX_WORKERS, 2 * (os.cpu_count() or 1)))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that drive chromium are marked ``browser`` (``-m "not browser"``); those that
+    start b24tel processes say so themselves (``slow``, checked by tests/unit/test_markers)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 def _worker(session: pytest.Session) -> bool:
     """A pytest-xdist worker (the tests run there; the controller only gathers)."""
     return hasattr(session.config, "workerinput")

@@ -27,6 +27,9 @@ from tests.conftest import Harness
 from tests.events.conftest import FAST, installed_app
 from tests.helpers import err, ok
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 INACTIVE = "User is not found or is not active"
 
 

@@ -24,6 +24,9 @@ from b24tel.db.engine import Database
 from tests.conftest import free_port, reset_database
 from tests.helpers import assert_time_block
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 
 def _start(tmp_path: Path, port: int) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}

@@ -17,6 +17,9 @@ from b24tel.config import Settings
 from tests.conftest import free_port
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 
 def b24tel(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}

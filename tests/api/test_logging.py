@@ -14,6 +14,9 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.servers import ServeProcess, wait_for
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 WAV = base64.b64encode((FIXTURES / "silence-1s.wav").read_bytes()).decode()
 
 

@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import Harness
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 CLIENT = {"USER_ID": 1, "PHONE_NUMBER": "+7 916 555-01-01", "TYPE": 2, "CRM_CREATE": 1}
 N = 20
 
@@ -98,7 +101,6 @@ def _spread(urls: list[str], method: str, params: dict) -> list[httpx.Response]:
         return list(pool.map(send, range(N)))
 
 
-@pytest.mark.slow
 def test_two_instances_share_one_call_and_one_finish(tmp_path: Path, shared_postgres: str) -> None:
     env = {"B24TEL_DATABASE_URL": shared_postgres}
     with ServeProcess(tmp_path / "a", env=env) as first:

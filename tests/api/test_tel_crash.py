@@ -21,6 +21,9 @@ from b24tel.simulate import wav_header
 from tests.conftest import FIXTURES, free_port
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 MB = 1024 * 1024
 PREVIOUS = (FIXTURES / "call-8k-mono.wav").read_bytes()
 
@@ -58,7 +61,6 @@ def slow_multipart(progress: Progress) -> Iterator[bytes]:
     yield b"\r\n--XX--\r\n"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["content", "upload"])
 def test_killed_during_upload(tmp_path: Path, mode: str) -> None:
     port = free_port()

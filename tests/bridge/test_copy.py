@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from b24tel.bridge.models import BridgeItem
@@ -19,6 +20,9 @@ from tests.conftest import Harness
 from tests.ops.test_erasure import erase
 from tests.servers import ServeProcess
 from tests.web.test_pages import sign_in
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 WAV = base64.b64encode((FIXTURES / "call-8k-mono.wav").read_bytes()).decode()
 MP3 = base64.b64encode((FIXTURES / "call-32k-mono.mp3").read_bytes()).decode()

@@ -20,9 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.bridge.test_passthrough import portal
 from tests.web.browser import ENV, cli
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 CALLS = 1000
 

@@ -21,6 +21,9 @@ from tests.conftest import ISSUED_SECRETS, make_harness
 from tests.servers import ServeProcess
 from tests.web.browser import cli
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 PORTAL_ENV = {"B24TEL_ACCESS_TOKEN_TTL": "2"}  # tokens that expire while the test runs
 
 

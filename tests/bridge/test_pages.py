@@ -17,6 +17,9 @@ from tests.bridge.test_passthrough import FIXTURES, PORTAL_ENV, portal
 from tests.servers import ServeProcess
 from tests.web.browser import ENV, Portal, browser, cli, signed_in
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 __all__ = ["browser"]
 
 WAV = base64.b64encode((FIXTURES / "call-8k-mono.wav").read_bytes()).decode()

@@ -30,6 +30,9 @@ from b24tel.telephony.models import Call, Statistic, TranscriptLine
 from tests.conftest import ISSUED_SECRETS, Harness, make_harness
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "audio"
 LOCAL = "http://testserver/"  # the bridge under test, in this process
 PORTAL_ENV = {"B24TEL_RECORD_URL_ALLOWLIST": "127.0.0.1/32"}

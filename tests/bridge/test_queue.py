@@ -27,6 +27,9 @@ from tests.conftest import Harness, make_harness
 from tests.servers import ServeProcess
 from tests.web.browser import cli
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 WAV = (FIXTURES / "call-8k-mono.wav").read_bytes()
 LOCAL_ID = re.compile(r"^externalCall\.[0-9a-f]{32}\.[0-9]+$")
 

@@ -21,6 +21,9 @@ from tests.conftest import FIXTURES
 from tests.servers import ServeProcess
 from tests.web.browser import ENV
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 MP3 = (FIXTURES / "call-32k-mono.mp3").read_bytes()
 WAV = (FIXTURES / "call-8k-mono.wav").read_bytes()
 

@@ -25,6 +25,9 @@ import pytest
 from tests.conftest import FIXTURES, free_port
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 PRINTS = "# prints: "
 NOT_RUN = "<!-- not run"

@@ -20,6 +20,9 @@ from tests.events.handler import HandlerServer, Received
 from tests.events.test_real_server import FAST, cli, field
 from tests.servers import ServeProcess, wait_for
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 
 class Connector:
     """A connector installed as a local application: it keeps the address and tokens of

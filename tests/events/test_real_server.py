@@ -22,6 +22,9 @@ from tests.conftest import FIXTURES
 from tests.events.handler import HandlerServer, Received
 from tests.servers import ServeProcess, wait_for
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 FAST = {
     "B24TEL_EVENT_HANDLER_ALLOWLIST": "127.0.0.1/32",
     "B24TEL_EVENT_POLL_INTERVAL": "0.2",
@@ -211,7 +214,6 @@ def test_an_in_flight_delivery_survives_a_kill(tmp_path: Path) -> None:
         assert len(keys) == 1  # the same delivery both times, one idempotency key
 
 
-@pytest.mark.slow
 def test_two_instances_deliver_every_event_exactly_once(
     tmp_path: Path, shared_postgres: str
 ) -> None:

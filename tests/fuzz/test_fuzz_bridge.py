@@ -24,6 +24,9 @@ from tests.fuzz.test_fuzz import EXAMPLES, Errors, _seed, _send
 from tests.fuzz.test_fuzz import test_fuzz_pages as fuzz_pages
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 # what a connector sends a bridge (the rest passes on the same way, unread)
 BRIDGED = [m for m in METHODS if m.startswith(("telephony.", "voximplant.")) or m == "batch"]
 

@@ -28,6 +28,9 @@ from b24tel.db import migrate
 from tests.conftest import FIXTURES, POSTGRES_ENV, _admin
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 WAV = (FIXTURES / "call-8k-mono.wav").read_bytes()
 MP3 = (FIXTURES / "call-32k-mono.mp3").read_bytes()
 

@@ -23,6 +23,9 @@ from b24tel.db import migrate
 from tests.ops.pgcluster import PrivateCluster
 from tests.servers import ServeProcess
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 WAV = base64.b64encode(
     (Path(__file__).parents[1] / "fixtures" / "audio" / "silence-1s.wav").read_bytes()
 ).decode()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import Text, cast, func, select, update
 
@@ -30,6 +31,9 @@ from tests.api.test_recordings_ops import cli_env
 from tests.conftest import Harness, make_harness, reset_database
 from tests.ops.test_retention import stored_objects
 from tests.web.test_pages import MP3, call, rest
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 NUMBER = "+7 916 000-12-34"
 KEY = "79160001234"

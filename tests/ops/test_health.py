@@ -21,6 +21,9 @@ from tests.servers import ServeProcess
 from tests.web.browser import cli
 from tests.web.test_pages import _events
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 HOOK = f"/rest/1/{WEBHOOK_CODE}/"
 
 

@@ -11,10 +11,14 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.conftest import free_port
 from tests.servers import ServeProcess, wait_for
 from tests.web.browser import cli
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 
 def test_a_revoked_webhook_is_refused_by_every_instance_within_a_second(

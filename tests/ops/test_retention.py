@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from b24tel.clock import Clock
@@ -27,6 +28,9 @@ from tests.api.test_recordings_ops import cli_env, run
 from tests.conftest import FIXTURES, Harness, make_harness, reset_database
 from tests.helpers import err, ok
 from tests.web.test_pages import sign_in
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 ATTACH = "telephony.externalCall.attachRecord"
 GONE = "was deleted by retention (recording_max_age_days)"

@@ -8,10 +8,14 @@ import secrets
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.test_races import _spread
 from tests.conftest import FIXTURES, s3_settings
 from tests.servers import ServeProcess
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 WAV = (FIXTURES / "call-8k-mono.wav").read_bytes()
 BURST = 100  # the shared request-rate bucket (drains 0.01/s: a refill does not matter here)

@@ -21,6 +21,9 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.servers import ServeProcess, wait_for
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 
 def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, ok: bool = True) -> str:
     base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
@@ -170,7 +173,6 @@ def test_admin_api(server: ServeProcess, tmp_path: Path) -> None:
     assert denied.status_code == 403 and denied.json()["error"] == "ACCESS_DENIED"
 
 
-@pytest.mark.slow
 def test_instances_share_rules_and_counters(tmp_path: Path, shared_postgres: str) -> None:
     env = {"B24TEL_DATABASE_URL": shared_postgres}
     with ServeProcess(tmp_path / "a", env=env) as a, ServeProcess(tmp_path / "b", env=env) as b:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
 from b24tel.journal import queries
 from b24tel.journal.models import JournalRow
@@ -19,6 +20,9 @@ from tests.events.test_real_server import cli
 from tests.servers import ServeProcess, wait_for
 from tests.toolkit.test_journal import entries
 from tests.web.test_pages import sign_in
+
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
 
 HOOK = f"/rest/1/{WEBHOOK_CODE}/"
 

@@ -13,6 +13,9 @@ from click.testing import CliRunner
 
 from b24tel.cli.main import COMMANDS, cli, load
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 
 def _imported_after(*args: str) -> set[str]:
     """The b24tel modules a fresh process has imported after running ``b24tel *args``."""

@@ -21,6 +21,9 @@ from tests.events.handler import HandlerServer, Received
 from tests.servers import ServeProcess
 from tests.web.browser import ENV, SHOTS_ENV, Portal, cli, need_browser, signed_in, until
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 XSS = "<img src=x onerror=alert(1)>"
 
 

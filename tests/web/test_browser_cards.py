@@ -12,6 +12,9 @@ import pytest
 from tests.servers import ServeProcess
 from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, until
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 # every control of the journal, and whether the element at its centre is the control itself
 COVERED = """() => [...document.querySelectorAll('main button, main a, main .status')]
   .filter((node) => { const r = node.getBoundingClientRect(); return r.width && r.height; })

@@ -13,6 +13,9 @@ import pytest
 from tests.servers import ServeProcess
 from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, until
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 XSS = "<b>Dora</b><img src=x onerror=alert(1)>"
 
 

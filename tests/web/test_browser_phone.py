@@ -11,6 +11,9 @@ import pytest
 from tests.servers import ServeProcess
 from tests.web.browser import ENV, Portal, cli, need_browser, signed_in
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 PHONE = {"width": 390, "height": 844}
 # the widest element and its width, to say what overflows
 WIDEST = """() => { let best = null, width = 0;

@@ -26,6 +26,9 @@ from tests.conftest import FIXTURES, WEBHOOK_CODE, Harness, make_harness
 from tests.servers import ServeProcess
 from tests.web.browser import cli
 
+# starts real b24tel processes: left out of the quick run (`-m "not slow"`)
+pytestmark = pytest.mark.slow
+
 HOOK = f"/rest/1/{WEBHOOK_CODE}/"
 WAV = base64.b64encode((FIXTURES / "call-8k-mono.wav").read_bytes()).decode()
 MP3 = base64.b64encode((FIXTURES / "call-32k-mono.mp3").read_bytes()).decode()
