@@ -207,9 +207,11 @@ def test_a_frozen_database_never_holds_a_request_past_the_deadline(
         seen = asyncio.run(_load(server.hook, 10, freeze))
         log = server.output
     assert not seen.unexpected, seen.unexpected[:5]
-    # every answer within the deadline (2 s), give or take the machine's scheduling
+    # every answer within the deadline (2 s), give or take the machine's scheduling: alone
+    # the slowest is 2.01 s; beside three other test workers on two cores it was 2.63 s once.
+    # Held by the frozen database instead, it would be 6 s or more.
     slowest = max(end - start for start, end, _, _ in seen.answers)
-    assert slowest < 2.0 + 0.6, slowest
+    assert slowest < 2.0 + 1.0, slowest
     during = [a for a in seen.answers if marks["frozen"] + 0.5 < a[0] < marks["thawed"] - 3]
     assert during and all(a[2] == 503 and a[3] in RETRYABLE for a in during), during[:5]
     assert max(a[0] for a in seen.answers if a[2] == 200) > marks["thawed"]
