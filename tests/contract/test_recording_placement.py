@@ -13,7 +13,7 @@ import pytest
 from b24tel.clock import Clock
 from b24tel.recordings.errors import StoreError
 from b24tel.recordings.service import Recordings
-from b24tel.recordings.storage import LocalStorage, RecordingStorage
+from b24tel.recordings.storage import LocalStorage
 from tests.conftest import FIXTURES
 
 FIXTURE = FIXTURES / "call-8k-mono.wav"
@@ -38,9 +38,8 @@ class PlacedOnThread(LocalStorage):
         raise AssertionError("measured from the event loop")
 
 
-def _recordings(storage: RecordingStorage, tmp_path: Path) -> Recordings:
-    staging = storage.tmp if isinstance(storage, LocalStorage) else tmp_path / "spool"
-    return Recordings(storage, staging, Clock())
+def _recordings(storage: LocalStorage) -> Recordings:
+    return Recordings(storage, storage.tmp, Clock())
 
 
 async def test_local_storage_places_a_base64_recording_on_the_staging_thread(
@@ -48,7 +47,7 @@ async def test_local_storage_places_a_base64_recording_on_the_staging_thread(
 ) -> None:
     data = FIXTURE.read_bytes()
     storage = PlacedOnThread(tmp_path / "recordings")
-    stored = await _recordings(storage, tmp_path).from_base64([base64.b64encode(data)], "2026-03")
+    stored = await _recordings(storage).from_base64([base64.b64encode(data)], "2026-03")
     assert storage.placed_on and storage.placed_on[0] != threading.get_ident()
     assert stored.size == len(data) and stored.key.startswith("2026-03/")
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
@@ -68,7 +67,7 @@ async def test_a_backend_that_cannot_place_here_stores_from_the_event_loop(
 ) -> None:
     data = FIXTURE.read_bytes()
     storage = NotPlaced(tmp_path / "recordings")
-    stored = await _recordings(storage, tmp_path).from_base64([base64.b64encode(data)], "2026-03")
+    stored = await _recordings(storage).from_base64([base64.b64encode(data)], "2026-03")
     assert (await storage.stat(stored.key)).size == len(data)
     assert storage.path(stored.key).read_bytes() == data
 
@@ -84,7 +83,5 @@ class ShortPlaced(LocalStorage):
 async def test_a_short_placement_is_refused_and_removed(tmp_path: Path) -> None:
     storage = ShortPlaced(tmp_path / "recordings")
     with pytest.raises(StoreError):
-        await _recordings(storage, tmp_path).from_base64(
-            [base64.b64encode(FIXTURE.read_bytes())], "2026-03"
-        )
+        await _recordings(storage).from_base64([base64.b64encode(FIXTURE.read_bytes())], "2026-03")
     assert [o async for o in storage.list()] == []
