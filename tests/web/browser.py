@@ -139,6 +139,14 @@ def signed_in(browser: Any, portal: Portal, user_id: int, **options: Any) -> Any
     return page
 
 
+def submit(page: Any, target: Any) -> None:
+    """Click what loads a new page (a form's button, a link) and wait until that page has
+    loaded: a click alone returns once the navigation has started, so the next look may
+    find the old page, or a new one with nothing in it yet."""
+    with page.expect_navigation():
+        (page.locator(target) if isinstance(target, str) else target).click()
+
+
 def until(predicate: Any, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

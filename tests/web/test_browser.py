@@ -19,7 +19,7 @@ import pytest
 
 from tests.events.handler import HandlerServer, Received
 from tests.servers import ServeProcess
-from tests.web.browser import ENV, SHOTS_ENV, Portal, cli, need_browser, signed_in, until
+from tests.web.browser import ENV, SHOTS_ENV, Portal, cli, need_browser, signed_in, submit, until
 
 # starts real b24tel processes: left out of the quick run (`-m "not slow"`)
 pytestmark = pytest.mark.slow
@@ -112,13 +112,13 @@ def test_sign_in_with_a_link_then_a_password(browser: Any, portal: Portal) -> No
     assert "/login?next=%2Fcalls" in page.url
     page.fill("input[name=login]", "2")
     page.fill("input[name=password]", "wrong")
-    page.click("button[type=submit]")
+    submit(page, "button[type=submit]")
     assert page.locator(".error").inner_text() == "Wrong user or password."
     page.fill("input[name=login]", "2")
     page.fill("input[name=password]", "correct horse 2")
-    page.click("button[type=submit]")
+    submit(page, "button[type=submit]")
     assert page.url == portal.url + "/calls" and page.locator("h1").inner_text().startswith("Calls")
-    page.click("text=Sign out")
+    submit(page, "text=Sign out")
     assert page.url.endswith("/login")
     page.goto(portal.url + "/calls")
     assert "/login" in page.url  # the session is gone
@@ -131,11 +131,11 @@ def test_password_attempts_are_limited(browser: Any, portal: Portal) -> None:
     for _ in range(5):
         page.fill("input[name=login]", "3")
         page.fill("input[name=password]", "guess")
-        page.click("button[type=submit]")
+        submit(page, "button[type=submit]")
         assert page.locator(".error").inner_text() == "Wrong user or password."
     page.fill("input[name=login]", "3")
     page.fill("input[name=password]", "eve's password")  # right, but too late
-    page.click("button[type=submit]")
+    submit(page, "button[type=submit]")
     assert "Too many failed attempts" in page.locator(".error").inner_text()
 
 
@@ -149,10 +149,10 @@ def test_a_call_lands_in_the_journal_and_plays(browser: Any, portal: Portal) -> 
 
     # another spelling of the number finds it; another number does not
     page.fill("input[name=phone]", "8 (916) 000 12 34")
-    page.click("text=Filter")
+    submit(page, "text=Filter")
     assert page.locator(f'tr[data-call-id="{call_id}"]').count() == 1
     page.fill("input[name=phone]", "+7 916 000-99-99")
-    page.click("text=Filter")
+    submit(page, "text=Filter")
     assert page.locator(f'tr[data-call-id="{call_id}"]').count() == 0
 
     ranges: list[tuple[int, str]] = []
@@ -275,24 +275,24 @@ def test_integrator_pages_add_and_remove_a_fault_and_resend_an_event(
     page.fill("input[name=method]", "crm.contact.list")
     page.select_option("select[name=effect]", "proxy")
     page.fill("input[name=value]", "418")  # not a proxy status: the form says why
-    page.click('form[action="/admin/faults"] button[type=submit]')
+    submit(page, 'form[action="/admin/faults"] button[type=submit]')
     assert "proxy must be 502, 503 or 504" in page.locator(".error").inner_text()
     page.fill("input[name=method]", "crm.contact.list")
     page.select_option("select[name=effect]", "error")
     page.fill("input[name=value]", "QUERY_LIMIT_EXCEEDED")
     page.fill("input[name=times]", "1")
-    page.click('form[action="/admin/faults"] button[type=submit]')
+    submit(page, 'form[action="/admin/faults"] button[type=submit]')
     assert "QUERY_LIMIT_EXCEEDED" in page.locator("table").inner_text()
     refused = httpx.post(portal.hook + "crm.contact.list").json()
     assert refused["error"] == "QUERY_LIMIT_EXCEEDED"
-    page.click("text=Remove")
+    submit(page, "text=Remove")
     assert "No rules" in page.locator("table").inner_text()
 
     page.goto(portal.url + "/admin/deliveries")
     rows = page.locator("table tbody tr")
     assert "ONAPPINSTALL" in page.locator("table").inner_text()
     before = rows.count()
-    page.locator("text=Send again").first.click()
+    submit(page, page.locator("text=Send again").first)
     assert page.url.endswith("/admin/deliveries") and rows.count() == before
     page.goto(portal.url + "/admin/requests")
     assert "crm.contact.list" in page.locator("#requests").inner_text()

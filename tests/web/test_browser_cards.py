@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.servers import ServeProcess
-from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, until
+from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, submit, until
 
 # starts real b24tel processes: left out of the quick run (`-m "not slow"`)
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_the_cards_link_opens_the_call_in_progress(browser: Any, portal: Portal)
     ringing = portal.call(2, "+7 916 555-44-33", finish=False, show=1)
     card = page.locator(f'#cards [data-call-id="{ringing}"]')
     card.wait_for(state="visible")
-    card.locator("text=Call page").click()
+    submit(page, card.locator("text=Call page"))
     assert page.url.endswith(f"/calls/{ringing}")
     assert page.locator(".status-progress").inner_text() == "in progress"
     assert "Bob" in page.locator("dl.meta").inner_text()

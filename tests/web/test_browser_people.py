@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.servers import ServeProcess
-from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, until
+from tests.web.browser import ENV, Portal, cli, need_browser, signed_in, submit, until
 
 # starts real b24tel processes: left out of the quick run (`-m "not slow"`)
 pytestmark = pytest.mark.slow
@@ -33,20 +33,20 @@ def _sign_in_with_password(browser: Any, portal: Portal, login: str, password: s
     page.goto(portal.url + "/login")
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    submit(page, "button[type=submit]")
     return page
 
 
 def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
     page = signed_in(browser, portal, 1)
-    page.click("nav >> text=Users")
+    submit(page, "nav >> text=Users")
     assert page.url == portal.url + "/admin/users"
 
     # Olga has 102: a second person cannot take it while she is active
     form = page.locator("form[aria-labelledby=add]")
     form.locator("input[name=name]").fill("Dora")
     form.locator("input[name=inner_number]").fill("102")
-    form.locator("button[type=submit]").click()
+    submit(page, form.locator("button[type=submit]"))
     assert page.locator(".error").inner_text() == (
         "inner number 102 already belongs to active user 2 (Olga)"
     )
@@ -55,7 +55,7 @@ def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
     form.locator("input[name=name]").fill(XSS)
     form.locator("input[name=inner_number]").fill("104")
     form.locator("input[name=email]").fill("dora@example.com")
-    form.locator("button[type=submit]").click()
+    submit(page, form.locator("button[type=submit]"))
     assert page.locator(".notice").inner_text() == "User added."
     dora = page.url.rsplit("/", 1)[1].split("?")[0]
     assert page.locator("h1").inner_text().startswith(XSS)  # text, not markup
@@ -63,9 +63,9 @@ def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
 
     # a password, then a one-time link, both for Dora
     page.fill("input[name=password]", "dora's password")
-    page.click("button[value=password]")
+    submit(page, "button[value=password]")
     assert "Password set" in page.locator(".notice").inner_text()
-    page.click("button[value=link]")
+    submit(page, "button[value=link]")
     link = page.locator("input.copy").input_value()
     assert link.startswith(portal.url + "/login/link?token=")
     dora_browser = browser.new_context().new_page()
@@ -73,7 +73,7 @@ def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
     assert dora_browser.locator(".who").inner_text() == XSS
 
     # Dora leaves: her browser and her password stop working; 104 goes to Finn
-    page.click("button[value=deactivate]")
+    submit(page, "button[value=deactivate]")
     assert "Deactivated" in page.locator(".notice").inner_text()
     assert "deactivated" in page.locator("h1 .muted").inner_text()
     dora_browser.goto(portal.url + "/calls")
@@ -85,7 +85,7 @@ def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
     form = page.locator("form[aria-labelledby=add]")
     form.locator("input[name=name]").fill("Finn")
     form.locator("input[name=inner_number]").fill("104")
-    form.locator("button[type=submit]").click()
+    submit(page, form.locator("button[type=submit]"))
     assert page.locator(".notice").inner_text() == "User added."
     finn = page.url.rsplit("/", 1)[1].split("?")[0]
     found = portal.rest("user.get", FILTER={"UF_PHONE_INNER": "104", "ACTIVE": True})
@@ -94,26 +94,26 @@ def test_an_administrator_manages_people(browser: Any, portal: Portal) -> None:
     # edit Finn: a last name and an e-mail Dora has — refused, nothing changed
     page.fill("input[name=last_name]", "Berg")
     page.fill("input[name=email]", "DORA@example.com")
-    page.click("button[value=save]")
+    submit(page, "button[value=save]")
     assert page.locator(".error").inner_text() == (
         f"user {dora} already has the e-mail address DORA@example.com"
     )
     page.goto(f"{portal.url}/admin/users/{finn}")
     assert page.locator("input[name=last_name]").input_value() == ""
     page.fill("input[name=last_name]", "Berg")
-    page.click("button[value=save]")
+    submit(page, "button[value=save]")
     assert page.locator(".notice").inner_text() == "Saved."
     assert page.locator("h1").inner_text().startswith("Finn Berg")
 
     # Dora cannot come back while Finn has her extension
     page.goto(f"{portal.url}/admin/users/{dora}")
-    page.click("button[value=activate]")
+    submit(page, "button[value=activate]")
     assert page.locator(".error").inner_text() == (
         f"inner number 104 already belongs to active user {finn} (Finn Berg)"
     )
     # the only administrator cannot dismiss themselves
     page.goto(f"{portal.url}/admin/users/1")
-    page.click("button[value=deactivate]")
+    submit(page, "button[value=deactivate]")
     assert page.locator(".error").inner_text() == "user 1 is the only active administrator"
 
 
