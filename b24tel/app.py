@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -21,14 +22,6 @@ from starlette.types import Scope
 
 from b24tel import errors, logs
 from b24tel.background import Background
-from b24tel.bridge.mirror import Mirror
-from b24tel.bridge.oauth import AppTokens
-from b24tel.bridge.pace import Pace
-from b24tel.bridge.queue import Queue
-from b24tel.bridge.service import Bridge, RecordLinks
-from b24tel.bridge.uploads import Uploads
-from b24tel.bridge.upstream import Upstream
-from b24tel.bridge.worker import Forwarder
 from b24tel.clock import Clock
 from b24tel.config import Settings
 from b24tel.config_values import spool_dir
@@ -76,6 +69,9 @@ from b24tel.web.render import page_error
 from b24tel.web.sessions import Sessions
 from b24tel.wire.phpquery import InputLimits
 
+if TYPE_CHECKING:
+    from b24tel.bridge.service import Bridge
+
 
 def build_registry() -> Registry:
     registry = Registry()
@@ -107,10 +103,20 @@ def build_fetcher(settings: Settings) -> SafeFetcher:
 
 
 def build_bridge(services: Services) -> Bridge | None:
-    """Bridge mode when an upstream portal is set (docs/bridge.md)."""
+    """Bridge mode when an upstream portal is set (docs/bridge.md). Its modules are imported
+    only then: their HTTP client (aiohttp) is about a fifth of the app's import time, which
+    every ``serve`` and every command that builds the app would otherwise pay."""
     settings, db, clock = services.settings, services.db, services.clock
     if not settings.upstream_url:
         return None
+    from b24tel.bridge.mirror import Mirror
+    from b24tel.bridge.oauth import AppTokens
+    from b24tel.bridge.pace import Pace
+    from b24tel.bridge.queue import Queue
+    from b24tel.bridge.service import Bridge, RecordLinks
+    from b24tel.bridge.uploads import Uploads
+    from b24tel.bridge.upstream import Upstream
+
     upstream = Upstream(settings.upstream_url, settings.upstream_timeout)
     if settings.upstream_oauth:
         oauth_url = settings.upstream_oauth_url or settings.upstream_origin + "/oauth/token/"
@@ -135,6 +141,12 @@ def build_bridge(services: Services) -> Bridge | None:
     if isinstance(services.metrics, Metrics):
         bridge.observe = services.metrics.upstream
     return bridge
+
+
+def bridge_of(services: Services) -> Bridge | None:
+    """The bridge ``build_bridge`` made, if any: ``services.bridge`` is typed by what requests
+    need of it, the lifecycle needs the rest."""
+    return cast("Bridge | None", services.bridge)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -194,8 +206,9 @@ async def start(services: Services) -> None:
             services.secret = await state.get_or_create(session, "secret_key")
     if isinstance(services.sessions, Sessions):
         services.sessions.secret = services.secret  # session cookies are signed with it
-    if isinstance(services.bridge, Bridge) and services.bridge.links is not None:
-        services.bridge.links.secret = services.secret  # links to recordings for the portal
+    bridge = bridge_of(services)
+    if bridge is not None and bridge.links is not None:
+        bridge.links.secret = services.secret  # links to recordings for the portal
 
 
 async def preflight(request: Request) -> Response:
@@ -276,11 +289,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # the address this server listens on, for commands run beside it (b24tel status)
     presence = Presence(services.db, url=settings.base_url, delivers=settings.event_delivery)
     # bridge mode: the writes that waited for the portal go on to it
-    forwarder = (
-        Forwarder(services.bridge, settings.bridge_card_max_age, settings.bridge_history_days)
-        if isinstance(services.bridge, Bridge)
-        else None
-    )
+    bridge = bridge_of(services)
+    forwarder = None
+    if bridge is not None:
+        from b24tel.bridge.worker import Forwarder
+
+        forwarder = Forwarder(bridge, settings.bridge_card_max_age, settings.bridge_history_days)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -309,8 +323,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await services.journal.stop()
             await services.db.dispose()
             await services.recordings.storage.close()
-            if isinstance(services.bridge, Bridge):
-                await services.bridge.close()
+            if bridge is not None:
+                await bridge.close()
 
     app = Starlette(
         routes=[

@@ -66,6 +66,35 @@ def test_a_start_refused_for_its_certificate_does_not_load_the_app(tmp_path: Pat
     assert not (tmp_path / "b24tel.db").exists()  # and nothing was created
 
 
+def _modules_after_building_the_app(data_dir: Path, upstream_url: str) -> set[str]:
+    """The modules a fresh process has imported after building the app's services."""
+    code = (
+        "import sys\n"
+        "from b24tel.app import build_services\n"
+        "from b24tel.config import Settings\n"
+        f"build_services(Settings.load(env={{}}, data_dir={str(data_dir)!r},"
+        f" upstream_url={upstream_url!r}))\n"
+        "print(' '.join(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_the_app_imports_the_bridge_client_only_in_bridge_mode(tmp_path: Path) -> None:
+    """aiohttp, the bridge's client to the portal, is about a fifth of the app's import:
+    every `serve` and every command that builds the app would pay it."""
+    alone = _modules_after_building_the_app(tmp_path / "alone", "")
+    assert "b24tel.app" in alone
+    assert not {"aiohttp", "b24tel.bridge.upstream", "b24tel.bridge.worker"} & alone
+    bridged = _modules_after_building_the_app(
+        tmp_path / "bridged", "https://127.0.0.1:9/rest/1/code/"
+    )
+    assert {"aiohttp", "b24tel.bridge.upstream", "b24tel.bridge.service"} <= bridged
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_loads_under_its_name(name: str) -> None:
     assert load(name).name == name
