@@ -136,8 +136,10 @@ def resolved_dir(data_dir: str) -> Path:
     return Path(data_dir).resolve()
 
 
+@functools.lru_cache(maxsize=16)
 def spool_dir(data_dir: str) -> Path:
-    """Where request bodies and staged uploads too large for memory are written."""
+    """Where request bodies and staged uploads too large for memory are written; one object
+    per directory: every REST request names it."""
     return resolved_dir(data_dir) / "tmp"
 
 

@@ -38,6 +38,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "b24tel_requests",
             "HTTP requests answered, by method or endpoint and status",
@@ -121,8 +122,14 @@ class Metrics:
             self.upstream_failures.labels(leg, reason).inc()
 
     def observe(self, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, str(status)).inc()
-        self.latency.labels(method).observe(seconds)
+        # a series looked up by its labels once: prometheus_client checks and joins them on
+        # every call, 3 % of a trivial request's time
+        series = self._series.get((method, status))
+        if series is None:
+            series = self.requests.labels(method, str(status)), self.latency.labels(method)
+            self._series[(method, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     async def refresh(self, services: Services) -> None:
         """Read the shared figures from the database."""

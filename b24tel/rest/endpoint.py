@@ -41,6 +41,7 @@ from b24tel.rest.decoding import (
 )
 from b24tel.rest.envelope import Timing, json_response, render_error, success_body
 from b24tel.rest.journal import Note, encoding_of, sanitize
+from b24tel.rest.origin import base_url, query_string
 from b24tel.rest.platform import Leg, Platform
 from b24tel.rest.registry import EndpointSpec, MethodSpec, passthrough_spec
 from b24tel.wire import links
@@ -74,12 +75,6 @@ def parse_route(path: str) -> Route | None:
     if not method:
         return None
     return Route(method, transport, webhook)
-
-
-def base_url(services: Platform, request: Request) -> str:
-    if services.settings.public_url:
-        return services.settings.public_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
 
 
 def _note(services: Platform, request: Request, kind: str, method: str) -> Note:
@@ -178,7 +173,7 @@ async def _params_and_caller(
     settings, limits = services.settings, services.input_limits
     header = request.headers.get("authorization")
     # the query string is parsed once the caller is known; its token is picked out first
-    token = auth.query_token(request.url.query) or auth.bearer(header)
+    token = auth.query_token(query_string(request)) or auth.bearer(header)
     caller, refused = None, None
     if route.webhook is not None:
         # the webhook path overrides any token (docs/reference/protocol.md, "Parameters")
@@ -208,7 +203,7 @@ async def _params_and_caller(
             raise refused or errors.no_auth_found()
         token = hint
         caller = await _authenticate(services, request, None, token)
-    query = await parse_query(request.url.query, limits)
+    query = await parse_query(query_string(request), limits)
     params = {**query, **await decode_body(raw, spec.lazy, limits)}
     decoded.params = params
     if services.journal.enabled:
@@ -259,7 +254,7 @@ async def run_endpoint(
     note.kind = kind or "admin"
     if not kind and hasattr(request.state, "journal"):
         del request.state.journal  # the admin API and the like stay out of the journal
-    query = await parse_query(request.url.query, services.input_limits)
+    query = await parse_query(query_string(request), services.input_limits)
     note.params = sanitize(query) if services.journal.enabled else None
     caller, link, limit_key = None, None, ""
     token = query.get("token")

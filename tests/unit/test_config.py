@@ -10,6 +10,7 @@ import pytest
 
 from b24tel.cli.config_docs import render_docs
 from b24tel.config import Settings, SettingsError
+from b24tel.config_values import spool_dir
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -82,3 +83,10 @@ def test_package_ships_its_type_information_and_migrations() -> None:
     assert "db/migrations/versions/*.py" in shipped
     assert "boto3" not in " ".join(meta["project"]["dependencies"])
     assert meta["project"]["optional-dependencies"]["s3"] == ["boto3>=1.34"]
+
+
+def test_the_spool_directory_is_one_object_per_data_directory(tmp_path: Path) -> None:
+    """Every REST request names it: built once, not joined and resolved each time."""
+    first = spool_dir(str(tmp_path))
+    assert first == tmp_path.resolve() / "tmp"
+    assert spool_dir(str(tmp_path)) is first

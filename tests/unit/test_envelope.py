@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from b24tel.rest import envelope
 from b24tel.rest.envelope import ListResult, Timing, encode_json, success_body
 
 
@@ -53,3 +56,19 @@ def test_list_envelope_hoists_next_and_total() -> None:
     assert "next" not in last and last["total"] == 51
     uncounted = success_body(ListResult.page([1], None, 0), None)
     assert "next" not in uncounted and uncounted["total"] == 0
+
+
+def test_an_answer_with_nothing_to_escape_skips_the_escape_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refused:
+        def sub(self, *args: object) -> str:
+            raise AssertionError("the escape pass ran")
+
+    plain = {"CALL_ID": "externalCall.ab12.1", "ID": 2, "DATE": "2026-12-07T18:00:00+03:00"}
+    expected = encode_json(plain)
+    monkeypatch.setattr(envelope, "_ESCAPE_RE", Refused())
+    assert encode_json(plain) == expected
+    for special in ("a/b", "<", ">", "&", "'", 'say "hi"', "line\nbreak"):
+        with pytest.raises(AssertionError):
+            encode_json({"v": special})
