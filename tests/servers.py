@@ -48,12 +48,16 @@ class ServeProcess:
         )
         self.lines: list[str] = []
         self.hook = ""
+        self._ended = False
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if not self._ready.wait(60):
             self.stop()
             raise RuntimeError("b24tel serve did not start:\n" + self.output)
+        if self._ended:  # its output ended before it said it listens: it exited
+            self.proc.wait(10)
+            raise RuntimeError(f"b24tel serve exited ({self.proc.returncode}):\n{self.output}")
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -63,6 +67,7 @@ class ServeProcess:
                 self.hook = match.group(1)
             if "Uvicorn running" in line or "listening on" in line:
                 self._ready.set()
+        self._ended = not self._ready.is_set()
         self._ready.set()
 
     @property
