@@ -1,7 +1,7 @@
 """What a request says of where it was sent: the server's address as the client named it
 (for links in answers) and the raw query string, read from the ASGI scope without building
-Starlette's URL objects (two per request took as long as the rest of a trivial request's
-parsing)."""
+Starlette's URL objects (building two per request was 4.5 % of a trivial request's time:
+docs/benchmarks.md, "round three — sixth part")."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def base_url(services: Platform, request: Request) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _origin(scheme: str, host: bytes | None, server: tuple[str, int] | None, root_path: str) -> str:
-    """``request.base_url`` as Starlette builds it, once per Host header: building two URLs
-    took as long as the rest of a trivial request's parsing."""
+    """``request.base_url`` as Starlette builds it, once per Host header (at most 256 kept:
+    the header is the client's to choose)."""
     headers = [(b"host", host)] if host is not None else []
     scope = {"type": "http", "scheme": scheme, "server": server, "root_path": root_path,
              "path": "/", "query_string": b"", "headers": headers}  # fmt: skip

@@ -1,6 +1,6 @@
 """A REST request's query and the address its client named are read from the ASGI scope
-(b24tel.rest.origin), never through Starlette's URL objects — two per request cost as much
-as the rest of a trivial request's parsing — and they read the same."""
+(b24tel.rest.origin), never through Starlette's URL objects — building two per request was
+4.5 % of a trivial request's time — and they read the same."""
 
 from __future__ import annotations
 
