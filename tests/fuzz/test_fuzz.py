@@ -124,6 +124,11 @@ def test_fuzz(fuzz_env: tuple[asyncio.Runner, Harness, World], method: str) -> N
     @given(case=strategies.cases(method, world))
     def check(case: Case) -> None:
         request, status, ctype, body = runner.run(_send(harness, case, world))
+        if status == 503 and b'"DATABASE_UNAVAILABLE"' in body:
+            # the database missed its statement timeout (two slow cores under the whole
+            # suite's load): not the input's doing when the same request then succeeds
+            errors.records.clear()
+            request, status, ctype, body = runner.run(_send(harness, case, world))
         found = strategies.problems(status, ctype, body)
         logged = [r.getMessage() for r in errors.records]
         errors.records.clear()
