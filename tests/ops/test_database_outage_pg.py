@@ -222,7 +222,8 @@ def test_a_frozen_database_never_holds_a_request_past_the_deadline(
     env = {
         "B24TEL_DATABASE_URL": cluster.url,
         "B24TEL_DATABASE_CONNECT_TIMEOUT": "1",
-        "B24TEL_DATABASE_STATEMENT_TIMEOUT": "1",
+        # longer than the freeze (8 s): only the deadline can let a request go
+        "B24TEL_DATABASE_STATEMENT_TIMEOUT": "10",
         "B24TEL_DATABASE_POOL_TIMEOUT": "1",
         "B24TEL_REQUEST_DEADLINE": "2",
     }
@@ -233,18 +234,21 @@ def test_a_frozen_database_never_holds_a_request_past_the_deadline(
             time.sleep(1.5)
             frozen = cluster.freeze()
             marks["frozen"] = time.monotonic()
-            time.sleep(6)
+            time.sleep(8)
             marks["thawed"] = time.monotonic()
             cluster.thaw(frozen)
 
-        seen = asyncio.run(_load(server.hook, 10, freeze))
+        seen = asyncio.run(_load(server.hook, 12, freeze))
         log = server.output
     assert not seen.unexpected, (seen.unexpected[:5], log[-3000:])  # what the server said
-    # every answer within the deadline (2 s), give or take the machine's scheduling: alone
-    # the slowest is 2.01 s; beside three other test workers on two cores it was 2.63 s once.
-    # Held by the frozen database instead, it would be 6 s or more.
+    # A request the frozen database held would be answered only after the thaw. Every request
+    # sent in the freeze's first five seconds was answered before it: the deadline (2 s) let go.
+    early = [a for a in seen.answers if marks["frozen"] < a[0] < marks["thawed"] - 5]
+    assert early and all(end < marks["thawed"] for _, end, _, _ in early), early[:5]
+    # and none took much past the deadline: alone the slowest is 2.01 s; beside three other
+    # test workers on two slow cores it was 2.63 and 3.46 s, scheduling, not the database.
     slowest = max(end - start for start, end, _, _ in seen.answers)
-    assert slowest < 2.0 + 1.0, slowest
+    assert slowest < 2.0 + 3.0, slowest
     during = [a for a in seen.answers if marks["frozen"] + 0.5 < a[0] < marks["thawed"] - 3]
     assert during and all(a[2] == 503 and a[3] in RETRYABLE for a in during), during[:5]
     assert max(a[0] for a in seen.answers if a[2] == 200) > marks["thawed"]
