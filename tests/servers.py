@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -11,11 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import free_port
 
 
 class ServeProcess:
-    """Starts `b24tel serve` and waits until it listens; ``output`` is everything it
+    """Starts `b24tel serve` and waits until it has started; ``output`` is everything it
     printed (stdout and stderr)."""
 
     def __init__(
@@ -58,6 +61,16 @@ class ServeProcess:
         if self._ended:  # its output ended before it said it listens: it exited
             self.proc.wait(10)
             raise RuntimeError(f"b24tel serve exited ({self.proc.returncode}):\n{self.output}")
+        self._started()
+
+    def _started(self) -> None:
+        """Wait until the app has started: the server says it listens before that, and
+        only then writes the row that tells commands beside it that a server delivers
+        events (``b24tel.ops.instances``). A request is answered once it has."""
+        said = re.search(r"listening on (https?://\S+)", self.output)
+        base = said.group(1) if said else self.url
+        with contextlib.suppress(httpx.HTTPError):  # it stopped meanwhile: the test will see
+            httpx.get(base + "/healthz", verify=False, timeout=60)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

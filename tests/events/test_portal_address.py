@@ -84,10 +84,14 @@ def test_serve_on_a_random_port_tells_the_app_where_it_is(
         assert connector.clicked.wait(30), handler.received
         [click] = handler.events("ONEXTERNALCALLSTART")
         assert click.auth["client_endpoint"] == f"{base}/rest/"
-        # delivered by the server, so in its request journal
-        journal = cli(data, FAST, "requests", "list", "--kind", "event")
-        methods = [line.split("\t")[3] for line in journal.splitlines()[1:]]
-        assert "→ONEXTERNALCALLSTART" in methods and "→ONAPPINSTALL" in methods, journal
+
+        # delivered by the server, so in its request journal (written a moment after)
+        def journaled() -> list[str]:
+            journal = cli(data, FAST, "requests", "list", "--kind", "event")
+            return [line.split("\t")[3] for line in journal.splitlines()[1:]]
+
+        assert wait_for(lambda: "→ONEXTERNALCALLSTART" in journaled()), journaled()
+        assert "→ONAPPINSTALL" in journaled()
 
         hook = cli(data, FAST, "webhooks", "create", "--user", "1").strip()
         assert hook.startswith(f"{base}/rest/1/")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.commands import b24tel
 from tests.conftest import FIXTURES
 from tests.events.handler import HandlerServer, Received
 from tests.servers import ServeProcess, wait_for
@@ -38,12 +39,8 @@ WAV = FIXTURES / "call-8k-mono.wav"
 
 def cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
     """A `b24tel` command next to the server, as an administrator would type it."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "b24tel", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, env={**base, **env}, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = b24tel(data_dir, *args, env=env)
+    assert done.code == 0, done.stdout + done.stderr
     return done.stdout
 
 

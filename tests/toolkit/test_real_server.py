@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.commands import b24tel
 from tests.conftest import FIXTURES
 from tests.servers import ServeProcess, wait_for
 
@@ -26,12 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, ok: bool = True) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "b24tel", "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, env={**base, **(env or {})}, timeout=120,
-    )  # fmt: skip
-    assert (done.returncode == 0) is ok, done.stdout + done.stderr
+    done = b24tel(data_dir, *args, env=env)
+    assert (done.code == 0) is ok, done.stdout + done.stderr
     return done.stdout + (done.stderr if not ok else "")
 
 
@@ -58,8 +55,10 @@ def test_a_connector_flow_in_the_journal(server: ServeProcess, tmp_path: Path) -
     record = {"CALL_ID": call_id, "FILENAME": "c.wav", "FILE_CONTENT": content}
     attached = httpx.post(hook + "telephony.externalCall.attachRecord.json", json=record)
     assert attached.status_code == 200, attached.text
-    time.sleep(0.8)  # the journal writes every quarter of a second
-    out = cli(tmp_path / "data", "requests", "list", "--json", "--method", "telephony.*")
+    # the journal writes every quarter of a second
+    listed = ["requests", "list", "--json", "--method", "telephony.*"]
+    assert wait_for(lambda: len(cli(tmp_path / "data", *listed).splitlines()) == 3)
+    out = cli(tmp_path / "data", *listed)
     rows = [json.loads(line) for line in out.splitlines()][::-1]
     assert [r["method"] for r in rows] == [
         "telephony.externalCall.register", "telephony.externalCall.finish",
@@ -209,7 +208,11 @@ def test_the_journal_stays_within_its_bounds_under_simulated_traffic(tmp_path: P
             capture_output=True, text=True, env=base, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        time.sleep(0.8)
-        out = cli(tmp_path / "data", "requests", "list", "--json", "--limit", "10000", env=env)
-        ids = [json.loads(line)["id"] for line in out.splitlines()]
-        assert len(ids) == 300 and max(ids) > 700  # many more were written, the newest kept
+        listed = ["requests", "list", "--json", "--limit", "10000"]
+
+        def kept() -> list[int]:
+            out = cli(tmp_path / "data", *listed, env=env)
+            return [json.loads(line)["id"] for line in out.splitlines()]
+
+        # many more were written, the newest kept (the journal writes every quarter second)
+        assert wait_for(lambda: len(ids := kept()) == 300 and max(ids) > 700), kept()[:3]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.commands import b24tel
 from tests.conftest import FIXTURES
 from tests.servers import ServeProcess
 
@@ -40,15 +39,8 @@ def need_browser() -> None:
 
 
 def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "b24tel", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        env={**base, **ENV, **(env or {})},
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = b24tel(data_dir, *args, env={**ENV, **(env or {})})
+    assert done.code == 0, done.stdout + done.stderr
     return done.stdout.strip()
 
 
