@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from b24tel.db import migrate
+from tests.commands import b24tel
 from tests.conftest import FIXTURES, POSTGRES_ENV, _admin
 from tests.servers import ServeProcess
 
@@ -62,11 +63,10 @@ def target(backend: str, tmp_path: Path, name: str) -> Iterator[tuple[Path, dict
 
 
 def cli(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("B24TEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "b24tel", "--data-dir", str(data), *args],
-        capture_output=True, text=True, timeout=300, env={**base, **env},
-    )  # fmt: skip
+    """The command run in this process (tests/commands); a kill midway starts one of its
+    own (``_kill_when``)."""
+    ran = b24tel(data, *args, env=env)
+    return subprocess.CompletedProcess(["b24tel", *args], ran.code, ran.stdout, ran.stderr)
 
 
 class Connector(threading.Thread):

@@ -140,7 +140,9 @@ async def test_a_slow_request_is_cut_at_the_deadline_and_rolled_back(
             err(answer, 503, "REQUEST_TIMEOUT")
             assert answer.headers["retry-after"] == "5"
             assert "1 s (request_deadline)" in answer.json()["error_description"]
-            assert waited < 2.5, waited
+            # before the statement's 4 s: the deadline answered (1 s, plus the machine's
+            # scheduling beside the other test workers)
+            assert waited < 3.5, waited
             assert await calls(harness) == before
             ok(await client.post("telephony.externalCall.register", json=REGISTER))
     assert await calls(harness) == before + 1
