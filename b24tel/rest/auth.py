@@ -85,12 +85,9 @@ async def authenticate(
     if webhook is None and not token:
         raise errors.no_auth_found()
     key = ("w", *webhook) if webhook is not None else ("t", token or "")
-    cached = services.auth_cache.get(key)
-    if cached is not None:
-        return cached
     if webhook is not None:
-        caller = await services.authenticator.webhook(*webhook)
-    else:
-        caller = await services.authenticator.token(token or "")
-    services.auth_cache.put(key, caller)
-    return caller
+        user, code = webhook
+        return await services.auth_cache.resolve(
+            key, lambda: services.authenticator.webhook(user, code)
+        )
+    return await services.auth_cache.resolve(key, lambda: services.authenticator.token(token or ""))
