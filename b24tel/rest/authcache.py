@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from b24tel.clock import Clock
+from b24tel.errors import ApiError
 from b24tel.identity import Caller
 
 Key = tuple[str, ...]
@@ -85,9 +86,11 @@ class AuthCache:
     async def _look_up(self, key: Key, lookup: Lookup, generation: int) -> Caller:
         try:
             caller = await lookup()
-        except BaseException:
-            if generation == self._generation:
-                self._entries.pop(key, None)  # revoked: not served from here on
+        except ApiError as exc:
+            # revoked or expired: not served from here on (a database away for a moment
+            # is not a revocation; the entry lives out its TTL as it did before)
+            if exc.status == 401 and generation == self._generation:
+                self._entries.pop(key, None)
             raise
         finally:
             if generation == self._generation:

@@ -24,12 +24,15 @@ class Directory:
     def __init__(self) -> None:
         self.lookups = 0
         self.revoked = False
+        self.away = False
         self.gate = asyncio.Event()
         self.gate.set()
 
     async def lookup(self) -> Caller:
         self.lookups += 1
         await self.gate.wait()
+        if self.away:
+            raise errors.database_unavailable()
         if self.revoked:
             raise errors.invalid_credentials()
         return CALLER
@@ -81,6 +84,15 @@ async def test_a_credential_revoked_meanwhile_is_not_served_after_the_lookup() -
     with pytest.raises(ApiError) as raised:
         await cache.resolve(KEY, store.lookup)
     assert raised.value.code == "INVALID_CREDENTIALS"
+
+
+async def test_a_database_away_for_a_moment_is_not_a_revocation() -> None:
+    clock, cache, store = await aged(4.5)
+    store.away = True
+    assert await cache.resolve(KEY, store.lookup) == CALLER
+    await settle()  # the background lookup met a 503
+    clock.advance(0.3)
+    assert await cache.resolve(KEY, store.lookup) == CALLER  # served out its TTL
 
 
 async def test_nothing_is_served_past_the_ttl() -> None:
