@@ -163,9 +163,10 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
     async def events() -> AsyncIterator[bytes]:
         with hub.subscribe(user_id) as queue:
             yield b"retry: 1000\n\n"
-            for call_id in await shown_now(db, user_id):
-                if (found := await card(db, call_id, user_id)) is not None:
-                    yield _event("card", found)
+            # the database may go away while the page opens, as at any later read
+            read, opened = await _while_away(lambda: _shown_cards(db, user_id))
+            for shown_card in opened if read and opened else []:
+                yield _event("card", shown_card)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STREAM_LIFETIME
             while not hub.closing.is_set() and loop.time() < deadline:
@@ -174,9 +175,9 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
                     yield b": keep-alive\n\n"
                     continue
                 if change is RESYNC:
-                    read, shown = await _while_away(lambda: _shown_cards(db, user_id))
-                    for found in shown if read and shown else []:
-                        yield _event("card", found)
+                    read, opened = await _while_away(lambda: _shown_cards(db, user_id))
+                    for shown_card in opened if read and opened else []:
+                        yield _event("card", shown_card)
                     continue
                 call_id = str(change.get("call_id", ""))
                 read, found = await _while_away(functools.partial(card, db, call_id, user_id))
