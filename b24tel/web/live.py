@@ -164,8 +164,7 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
         with hub.subscribe(user_id) as queue:
             yield b"retry: 1000\n\n"
             # the database may go away while the page opens, as at any later read
-            read, opened = await _while_away(lambda: _shown_cards(db, user_id))
-            for shown_card in opened if read and opened else []:
+            for shown_card in await _shown_while_away(db, user_id):
                 yield _event("card", shown_card)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STREAM_LIFETIME
@@ -175,8 +174,7 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
                     yield b": keep-alive\n\n"
                     continue
                 if change is RESYNC:
-                    read, opened = await _while_away(lambda: _shown_cards(db, user_id))
-                    for shown_card in opened if read and opened else []:
+                    for shown_card in await _shown_while_away(db, user_id):
                         yield _event("card", shown_card)
                     continue
                 call_id = str(change.get("call_id", ""))
@@ -191,6 +189,13 @@ async def stream(ctx: EndpointCtx) -> StreamingResponse:
 async def _shown_cards(db: Database, user_id: int) -> list[dict[str, Any]]:
     found = [await card(db, call_id, user_id) for call_id in await shown_now(db, user_id)]
     return [f for f in found if f is not None]
+
+
+async def _shown_while_away(db: Database, user_id: int) -> list[dict[str, Any]]:
+    """The user's shown cards; none while the database is still away (the next change or
+    resync reads them again)."""
+    read, shown = await _while_away(lambda: _shown_cards(db, user_id))
+    return shown if read and shown else []
 
 
 # a database that went away for a moment (its connections broke, a restart): tries of a read,
