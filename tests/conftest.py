@@ -39,6 +39,9 @@ from b24tel.tables import metadata
 from b24tel.users import service as users
 from b24tel.users import tokens
 
+# processes the tests start find the package compiled (tests/bytecode.py)
+pytest_plugins = ["tests.bytecode"]
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "audio"
 
 WEBHOOK_CODE = "secretcode"
