@@ -34,6 +34,7 @@ from b24tel.db.cache import CACHES, Caches
 from b24tel.db.hot import CoreTx, Tx
 from b24tel.db.lane import Lane, SqliteTx
 from b24tel.db.outage import Outage, away
+from b24tel.db.statements import ASYNCPG, STATEMENTS
 from b24tel.errors import ApiError
 
 POOL_SIZE = 30  # PostgreSQL connections of one process at most (plus one for LISTEN)
@@ -91,16 +92,20 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, limits: Limits = Limits
         engine = create_async_engine(
             parsed,
             connect_args={"timeout": limits.statement},
+            execution_options={"compiled_cache": STATEMENTS},
             pool_reset_on_return=None,
             hide_parameters=True,  # parameters never reach a log line or an error text
         )
         _sqlite_setup(engine, limits.busy_ms)
         return engine
+    if parsed.get_driver_name() == "asyncpg":  # the same, sharing compiled statements
+        parsed = parsed.set(drivername=ASYNCPG)
     # connections are opened as requests need them and then kept: with a small pool and
     # overflow on top, a burst opened and closed a connection per request above the pool
     # (bench/flow.py: register at concurrency 32, +15 %); the ceiling is the same 30
     engine = create_async_engine(
-        url,
+        parsed,
+        execution_options={"compiled_cache": STATEMENTS},
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=limits.pool,

@@ -32,6 +32,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
+from b24tel.db.statements import SharedStatements
+
 DRIVER = "sqlite+b24tel_aiosqlite"
 
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
@@ -205,7 +207,7 @@ class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
         return _Connection(self, await_(connection))
 
 
-class OneHopDialect(SQLiteDialect_aiosqlite):
+class OneHopDialect(SharedStatements, SQLiteDialect_aiosqlite):
     supports_statement_cache = True
 
     @classmethod
