@@ -3,9 +3,9 @@
 SQLAlchemy compiles each statement to SQL once per engine: its cache is the engine's own,
 and the ORM's per-mapper caches (the INSERT and UPDATE of a flush) key each compiled
 statement by the dialect *object*. A process that opens its database more than once — the
-test suite builds an app per test, the bridge keeps a copy beside the portal's, a command
-may open it beside a running app — compiled everything again each time: 14 compiles in an
-ordinary API test, about a millisecond each.
+test suite builds an app per test and runs commands in its own process — compiled
+everything again each time: 14 compiles in an ordinary API test, about a millisecond each.
+A server opens its database once, and keeps it.
 
 Two things make the compiled SQL outlive an engine:
 
