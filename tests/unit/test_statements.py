@@ -1,7 +1,7 @@
 """Compiled SQL outlives an engine (b24tel/db/statements.py): a second ``Database`` on the
-same URL in one process — the next test's app, the bridge's copy, a command beside a
-running app — runs the statements the first compiled without compiling them again, the
-ORM's flush included, on SQLite and PostgreSQL."""
+same URL in one process — the next test's app, a command run in the test's process — runs
+the statements the first compiled without compiling them again, the ORM's flush included,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
