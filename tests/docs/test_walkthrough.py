@@ -117,7 +117,8 @@ def run_docs(docs: list[str], tmp_path: Path, env: dict[str, str]) -> str:
     listener = free_port()
     full = {**env, "B24TEL_EVENT_HANDLER_ALLOWLIST": "127.0.0.1/32",
             "B24TEL_EVENT_POLL_INTERVAL": "0.2"}  # fmt: skip
-    with ServeProcess(data, env=full) as server:
+    # a reader's first start: the server migrates its new database itself
+    with ServeProcess(data, env=full, fresh=True) as server:
         text = script(docs)
         for pattern, replace in substitutions(server, listener):
             text = re.sub(pattern, replace, text)
