@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -38,6 +37,7 @@ from b24tel.services import Services
 from b24tel.tables import metadata
 from b24tel.users import service as users
 from b24tel.users import tokens
+from tests.ports import free_port
 
 # processes the tests start find the package compiled (tests/bytecode.py)
 pytest_plugins = ["tests.bytecode"]
@@ -454,12 +454,6 @@ async def hook(harness: Harness) -> str:
 
 
 # --- a real server on 127.0.0.1 -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
