@@ -12,7 +12,7 @@ import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from b24tel import errors
+from b24tel import errors, startup
 from b24tel.config import Settings, SettingsError
 from b24tel.db import migrate
 from b24tel.db.engine import Database, open_database
@@ -115,7 +115,8 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
 def run_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
     """Run ``work`` with the server's services (the database at the current schema, the
     shared secret loaded), as one instance of the server would."""
-    from b24tel.app import build_services, start
+    with startup.imports():
+        from b24tel.app import build_services, start
 
     require_database(settings)
     if migrate.current(settings.effective_database_url) != migrate.head_revision():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from b24tel import startup
 from b24tel.cli.base import Ctx
 from b24tel.cli.config_docs import render_docs
 
@@ -44,7 +45,8 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS and cmd_name not in self.commands:
-            self.add_command(load(cmd_name), cmd_name)
+            with startup.imports():
+                self.add_command(load(cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from b24tel import logs
+from b24tel import logs, startup
 from b24tel.cli.base import DATABASE_ERRORS, Ctx, database_problem, make_data_dir
 from b24tel.config import Settings
 from b24tel.db import migrate
@@ -153,7 +153,8 @@ def serve(
         prepare_database(settings, upgrade)
         # the app and the HTTP server, imported once every check has passed: a start that
         # fails says why without waiting for them
-        from b24tel.cli import running
+        with startup.imports():
+            from b24tel.cli import running
 
         url = asyncio.run(running.bootstrap(settings))
     except BaseException:
