@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# `name = value` or `name: type = value` at the start of a line (linear: no nesting)
+ASSIGNMENT = re.compile(r"([A-Za-z_]\w*)\s*(?::[^=]*)?=\s*(\S.*)")
 VERSION_TABLE = "alembic_version"
 
 
@@ -116,15 +119,16 @@ def _head_of(directory: Path) -> str | None:
 
 
 def _assignments(script: Path) -> dict[str, Any]:
-    """A script's top-level ``name = literal`` assignments (revision, down_revision)."""
+    """A script's top-level one-line ``name = literal`` assignments (revision,
+    down_revision; a type annotation allowed). Read line by line, not through ``ast``:
+    parsing every script took about 20 ms of every command's and server's start."""
     out: dict[str, Any] = {}
-    for node in ast.parse(script.read_text(encoding="utf-8")).body:
-        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and value is not None:
+    for line in script.read_text(encoding="utf-8").splitlines():
+        match = ASSIGNMENT.match(line)
+        if match:
             try:
-                out[target.id] = ast.literal_eval(value)
-            except ValueError:
+                out[match.group(1)] = ast.literal_eval(match.group(2))
+            except (ValueError, SyntaxError):
                 continue
     return out
 
