@@ -42,7 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
     before = _caches()
     for source in SOURCES:
         compileall.compile_dir(source, quiet=1)
-    write_rewritten(config, ROOT / "tests")
+    if getattr(config.option, "numprocesses", None):  # workers will collect everything
+        write_rewritten(config, ROOT / "tests")
     MADE.extend(sorted(_caches() - before))
 
 
