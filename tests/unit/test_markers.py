@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parents[1]
 # a server process (tests/servers.ServeProcess, the page tests' Portal) or a command run as
 # `python -m b24tel …`
@@ -29,14 +31,24 @@ def test_every_module_that_starts_b24tel_processes_is_marked_slow() -> None:
     assert unmarked == []
 
 
-def test_the_tests_that_drive_chromium_are_marked_browser() -> None:
+def browser_tests(session: pytest.Session) -> list[str]:
+    """The page and bridge tests marked ``browser``: from this run's own collection when it
+    holds them (a whole run: every worker collects every test), else collected apart."""
+    pages = ("tests/web/", "tests/bridge/")
+    every = [i for i in session.items if i.nodeid.startswith(pages)]
+    if len({i.nodeid.split("::", 1)[0] for i in every}) >= 10:
+        return [i.nodeid for i in every if i.get_closest_marker("browser")]
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0",
          "-p", "no:cacheprovider", "-m", "browser", str(TESTS / "web"), str(TESTS / "bridge")],
         capture_output=True, text=True, timeout=120, cwd=TESTS.parent, check=False,
     )  # fmt: skip
-    selected = [line for line in done.stdout.splitlines() if "::" in line]
-    assert len(selected) >= 20, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_the_tests_that_drive_chromium_are_marked_browser(request: pytest.FixtureRequest) -> None:
+    selected = browser_tests(request.session)
+    assert len(selected) >= 20, selected
     for node in selected:
         source = (TESTS.parent / node.split("::", 1)[0]).read_text("utf-8")
         assert "(browser" in source or "browser: Any" in source, node
