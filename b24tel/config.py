@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "B24TEL_"
+# the SQLite database in the data directory, when no database_url names another
+SQLITE_FILE = "b24tel.db"
 MIB = 1024**2
 GIB = 1024**3
 
@@ -316,7 +318,7 @@ class Settings(BridgeSettings):
     def effective_database_url(self) -> str:
         if self.database_url:
             return database_driver_url(self.database_url)
-        return f"sqlite+aiosqlite:///{resolved_dir(self.data_dir) / 'b24tel.db'}"
+        return f"sqlite+aiosqlite:///{resolved_dir(self.data_dir) / SQLITE_FILE}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from b24tel.config import SQLITE_FILE as DATABASE
 from b24tel.db import migrate
 from tests.conftest import free_port
-
-DATABASE = "b24tel.db"  # where `b24tel serve` keeps SQLite in its data directory
 
 
 @functools.cache

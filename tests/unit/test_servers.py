@@ -19,11 +19,11 @@ def definition(sql: str | None) -> list[str]:
 def contents(path: Path) -> dict[str, object]:
     """Every schema object's SQL and every table's rows."""
     with sqlite3.connect(path) as conn:
-        schema = conn.execute(
+        objects = conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 2"
         ).fetchall()
-        tables = [name for kind, name, _ in schema if kind == "table"]
-        schema = [(kind, name, definition(sql)) for kind, name, sql in schema]
+        tables = [name for kind, name, _ in objects if kind == "table"]
+        schema = [(kind, name, definition(sql)) for kind, name, sql in objects]
         rows = {
             name: conn.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall() for name in tables
         }
